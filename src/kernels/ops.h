@@ -1,0 +1,23 @@
+#pragma once
+// Elementwise and normalisation ops of the transformer blocks (scalar reference).
+#include <cstdint>
+
+namespace ts {
+
+// out = x / sqrt(mean(x^2) + eps) * weight
+void rms_norm(const float* x, const float* weight, float* out, int64_t n, float eps);
+
+// Rotary embedding of one head in place. neox=false rotates adjacent pairs (x[2i], x[2i+1]);
+// neox=true rotates (x[i], x[i + n_rot/2]). Only the first n_rot dims rotate.
+void rope_inplace(float* head, int64_t n_rot, int64_t pos, float freq_base, float freq_scale, bool neox);
+
+// x = softmax(x)
+void softmax_inplace(float* x, int64_t n);
+
+// gate = silu(gate) * up
+void swiglu_inplace(float* gate, const float* up, int64_t n);
+
+// x += y
+void add_inplace(float* x, const float* y, int64_t n);
+
+}  // namespace ts

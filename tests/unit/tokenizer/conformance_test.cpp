@@ -1,0 +1,108 @@
+// Every case of the shared vocabulary test data must tokenize byte-exact (no BOS, no special
+// parsing), and every vocabulary token must survive text -> ids -> text.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "formats/gguf/gguf_reader.h"
+#include "tokenizer/tokenizer.h"
+#include "tokenizer/unicode.h"
+
+namespace ts {
+namespace {
+
+const std::string kVocabDir = std::string(TS_SHARED_DIR) + "/testdata/vocab";
+
+std::string read_all(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::vector<std::string> split_cases(const std::string& text) {
+  const std::string sep = "\n__ggml_vocab_test__\n";
+  std::vector<std::string> cases;
+  size_t pos = 0;
+  for (;;) {
+    const size_t hit = text.find(sep, pos);
+    if (hit == std::string::npos) break;
+    cases.push_back(text.substr(pos, hit - pos));
+    pos = hit + sep.size();
+  }
+  return cases;
+}
+
+std::vector<std::vector<int32_t>> read_expected(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::vector<int32_t>> out;
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream ls(line);
+    std::vector<int32_t> ids;
+    int32_t id;
+    while (ls >> id) ids.push_back(id);
+    out.push_back(ids);
+  }
+  return out;
+}
+
+class VocabConformance : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(VocabConformance, AllCasesMatch) {
+  const std::string base = kVocabDir + "/ggml-vocab-" + GetParam() + ".gguf";
+  auto file = gguf::GgufFile::open(base);
+  Tokenizer tok(Vocab::from_gguf(*file));
+  const auto cases = split_cases(read_all(base + ".inp"));
+  const auto expected = read_expected(base + ".out");
+  ASSERT_EQ(cases.size(), expected.size());
+  ASSERT_GT(cases.size(), 10u);
+  int failures = 0;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const auto ids = tok.encode(cases[i], /*add_special=*/false, /*parse_special=*/false);
+    if (ids != expected[i]) {
+      ++failures;
+      std::string got, want;
+      for (int32_t x : ids) got += " " + std::to_string(x);
+      for (int32_t x : expected[i]) want += " " + std::to_string(x);
+      ADD_FAILURE() << GetParam() << " case " << i << " '" << cases[i] << "'\n  got: " << got << "\n want: " << want;
+    }
+  }
+  EXPECT_EQ(failures, 0);
+}
+
+TEST_P(VocabConformance, EveryTokenRoundTrips) {
+  const std::string base = kVocabDir + "/ggml-vocab-" + GetParam() + ".gguf";
+  auto file = gguf::GgufFile::open(base);
+  Tokenizer tok(Vocab::from_gguf(*file));
+  int checked = 0, failures = 0;
+  for (int32_t id = 0; id < tok.size(); ++id) {
+    const TokenType type = tok.vocab().type(id);
+    if (type == TokenType::kControl || type == TokenType::kUnknown || type == TokenType::kUnused) continue;
+    // Byte tokens give lone bytes (invalid UTF-8 on their own); they must come back byte for byte too.
+    const std::string piece = tok.token_to_piece(id);
+    if (piece.empty()) continue;
+    const std::string text = tok.decode(tok.encode(piece, false, false));
+    const std::string& want = piece;
+    ++checked;
+    if (text != want) {
+      if (++failures < 10) ADD_FAILURE() << GetParam() << " token " << id << " '" << piece << "' -> '" << text << "'";
+    }
+  }
+  EXPECT_GT(checked, 100);
+  EXPECT_EQ(failures, 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(SharedVocab, VocabConformance,
+                         ::testing::Values("llama-spm", "phi-3", "gpt-2", "starcoder", "refact", "mpt", "falcon",
+                                           "deepseek-coder", "deepseek-llm"),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           for (auto& c : n) c = (c == '-') ? '_' : c;
+                           return n;
+                         });
+
+}  // namespace
+}  // namespace ts
