@@ -7,7 +7,7 @@
 namespace ts {
 
 namespace {
-void run_share(size_t n, int index, int count, const std::function<void(size_t, size_t, int)>& fn) {
+void run_share(size_t n, int index, int count, const RangeFn& fn) {
   const size_t begin = n * static_cast<size_t>(index) / static_cast<size_t>(count);
   const size_t end = n * static_cast<size_t>(index + 1) / static_cast<size_t>(count);
   if (begin < end) fn(begin, end, index);
@@ -34,7 +34,7 @@ int ThreadPool::default_num_threads() {
   return n > 0 ? static_cast<int>(n) : 1;
 }
 
-void ThreadPool::parallel_for(size_t n, const std::function<void(size_t, size_t, int)>& fn) {
+void ThreadPool::parallel_for(size_t n, RangeFn fn) {
   if (num_threads_ == 1 || n < 2) {
     if (n > 0) fn(0, n, 0);
     return;
@@ -56,7 +56,7 @@ void ThreadPool::parallel_for(size_t n, const std::function<void(size_t, size_t,
 void ThreadPool::worker_loop(int index) {
   uint64_t seen = 0;
   for (;;) {
-    const std::function<void(size_t, size_t, int)>* job = nullptr;
+    const RangeFn* job = nullptr;
     size_t n = 0;
     {
       std::unique_lock<std::mutex> lock(mutex_);

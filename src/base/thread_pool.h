@@ -4,12 +4,25 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 namespace ts {
+
+// Non-owning reference to a callable: unlike std::function it never allocates, so a parallel
+// loop in the decode path costs no heap traffic.
+class RangeFn {
+ public:
+  template <typename F>
+  RangeFn(const F& f)  // NOLINT(google-explicit-constructor): built implicitly from lambdas
+      : object_(&f), call_([](const void* o, size_t b, size_t e, int t) { (*static_cast<const F*>(o))(b, e, t); }) {}
+  void operator()(size_t begin, size_t end, int thread) const { call_(object_, begin, end, thread); }
+
+ private:
+  const void* object_;
+  void (*call_)(const void*, size_t, size_t, int);
+};
 
 class ThreadPool {
  public:
@@ -22,7 +35,7 @@ class ThreadPool {
   int num_threads() const { return num_threads_; }
 
   // Calls fn(begin, end, thread_index) on disjoint ranges covering [0, n); blocks until done.
-  void parallel_for(size_t n, const std::function<void(size_t, size_t, int)>& fn);
+  void parallel_for(size_t n, RangeFn fn);
 
   static int default_num_threads();
 
@@ -34,7 +47,7 @@ class ThreadPool {
   std::mutex mutex_;
   std::condition_variable start_cv_;
   std::condition_variable done_cv_;
-  const std::function<void(size_t, size_t, int)>* job_ = nullptr;
+  const RangeFn* job_ = nullptr;
   size_t job_size_ = 0;
   uint64_t generation_ = 0;
   int pending_ = 0;

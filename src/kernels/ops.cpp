@@ -11,11 +11,13 @@ void rms_norm(const float* x, const float* weight, float* out, int64_t n, float 
   for (int64_t i = 0; i < n; ++i) out[i] = x[i] * scale * weight[i];
 }
 
-void rope_inplace(float* head, int64_t n_rot, int64_t pos, float freq_base, float freq_scale, bool neox) {
+void rope_inplace(float* head, int64_t n_rot, int64_t pos, float freq_base, float freq_scale, bool neox,
+                  const float* freq_factors) {
   const int64_t half = n_rot / 2;
   for (int64_t i = 0; i < half; ++i) {
     const double inv_freq = std::pow(static_cast<double>(freq_base), -2.0 * static_cast<double>(i) / static_cast<double>(n_rot));
-    const double theta = static_cast<double>(pos) * static_cast<double>(freq_scale) * inv_freq;
+    double theta = static_cast<double>(pos) * static_cast<double>(freq_scale) * inv_freq;
+    if (freq_factors != nullptr) theta /= static_cast<double>(freq_factors[i]);
     const float c = static_cast<float>(std::cos(theta));
     const float s = static_cast<float>(std::sin(theta));
     const int64_t a = neox ? i : 2 * i;

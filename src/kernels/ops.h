@@ -9,7 +9,9 @@ void rms_norm(const float* x, const float* weight, float* out, int64_t n, float 
 
 // Rotary embedding of one head in place. neox=false rotates adjacent pairs (x[2i], x[2i+1]);
 // neox=true rotates (x[i], x[i + n_rot/2]). Only the first n_rot dims rotate.
-void rope_inplace(float* head, int64_t n_rot, int64_t pos, float freq_base, float freq_scale, bool neox);
+// freq_factors (optional, [n_rot/2]) divide each frequency, as Llama 3.1-style scaling stores them.
+void rope_inplace(float* head, int64_t n_rot, int64_t pos, float freq_base, float freq_scale, bool neox,
+                  const float* freq_factors = nullptr);
 
 // x = softmax(x)
 void softmax_inplace(float* x, int64_t n);

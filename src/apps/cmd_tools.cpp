@@ -1,0 +1,124 @@
+// `tokenize` (llama-tokenize conventions) and `inspect`.
+#include <cstdio>
+#include <iostream>
+#include <iterator>
+
+#include <nlohmann/json.hpp>
+
+#include "apps/common.h"
+#include "base/error.h"
+#include "model/config.h"
+
+namespace ts {
+
+namespace {
+
+struct TokenizeFlags {
+  std::string model, prompt, file;
+  bool from_stdin = false, ids = false, no_bos = false, no_parse_special = false;
+};
+
+void tokenize_command(const TokenizeFlags& f) {
+  auto file = gguf::GgufFile::open(f.model);
+  Tokenizer tok(Vocab::from_gguf(*file));
+  const int sources = (!f.prompt.empty() ? 1 : 0) + (!f.file.empty() ? 1 : 0) + (f.from_stdin ? 1 : 0);
+  if (sources != 1) fail("give exactly one of -p TEXT, -f FILE or --stdin");
+  std::string text = f.prompt;
+  if (!f.file.empty()) text = read_text_file(f.file);
+  if (f.from_stdin) text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  const auto ids = tok.encode(text, !f.no_bos, !f.no_parse_special);
+  if (f.ids) {
+    std::printf("[");
+    for (size_t i = 0; i < ids.size(); ++i) std::printf(i ? ", %d" : "%d", ids[i]);
+    std::printf("]\n");
+    return;
+  }
+  for (int32_t id : ids) std::printf("%6d -> '%s'\n", id, tok.token_to_piece(id, true).c_str());
+}
+
+void inspect_command(const std::string& path, bool json) {
+  auto f = gguf::GgufFile::open(path);
+  nlohmann::json j;
+  j["file"] = path;
+  j["gguf_version"] = f->version();
+  j["file_bytes"] = f->file_size();
+  uint64_t weight_bytes = 0;
+  std::map<std::string, uint64_t> by_type;
+  nlohmann::json tensors = nlohmann::json::array();
+  for (const auto& t : f->tensors()) {
+    weight_bytes += t.n_bytes;
+    by_type[std::string(dtype_name(t.type))] += t.n_bytes;
+    std::vector<int64_t> dims(t.dims.begin(), t.dims.begin() + t.n_dims);
+    tensors.push_back({{"name", t.name}, {"type", dtype_name(t.type)}, {"dims", dims}, {"bytes", t.n_bytes}});
+  }
+  j["tensors"] = tensors;
+  j["bytes_by_type"] = by_type;
+  j["weight_bytes"] = weight_bytes;
+  if (f->find("general.architecture")) {
+    const ModelConfig c = ModelConfig::from_gguf(*f);
+    j["config"] = {{"arch", c.arch}, {"name", c.name}, {"n_vocab", c.n_vocab}, {"n_embd", c.n_embd},
+                   {"n_layer", c.n_layer}, {"n_head", c.n_head}, {"n_head_kv", c.n_head_kv},
+                   {"head_dim", c.head_dim}, {"n_ff", c.n_ff}, {"n_ctx_train", c.n_ctx_train},
+                   {"rope_freq_base", c.rope_freq_base}, {"norm_eps", c.norm_eps}};
+  }
+  if (f->find("tokenizer.ggml.model")) {
+    const Vocab v = Vocab::from_gguf(*f);
+    j["vocab"] = {{"model", v.model_name}, {"pre", v.pre}, {"size", v.size()}, {"bos", v.bos}, {"eos", v.eos},
+                  {"add_bos", v.add_bos}, {"has_chat_template", !v.chat_template.empty()}};
+  }
+  if (json) {
+    std::cout << j.dump(2) << "\n";
+    return;
+  }
+  std::printf("file        %s (GGUF v%u, %.1f MiB)\n", path.c_str(), f->version(),
+              static_cast<double>(f->file_size()) / 1048576.0);
+  if (j.contains("config")) {
+    const auto& c = j["config"];
+    std::printf("arch        %s  \"%s\"\n", c["arch"].get<std::string>().c_str(), c["name"].get<std::string>().c_str());
+    std::printf("dims        vocab %lld, embd %lld, layers %lld, heads %lld (kv %lld, head dim %lld), ffn %lld, ctx %lld\n",
+                c["n_vocab"].get<long long>(), c["n_embd"].get<long long>(), c["n_layer"].get<long long>(),
+                c["n_head"].get<long long>(), c["n_head_kv"].get<long long>(), c["head_dim"].get<long long>(),
+                c["n_ff"].get<long long>(), c["n_ctx_train"].get<long long>());
+    std::printf("rope        base %.0f; rms eps %g\n", c["rope_freq_base"].get<double>(), c["norm_eps"].get<double>());
+  }
+  if (j.contains("vocab")) {
+    const auto& v = j["vocab"];
+    std::printf("vocab       %s (pre '%s'), %lld tokens, bos %d, eos %d, add_bos %s, chat template %s\n",
+                v["model"].get<std::string>().c_str(), v["pre"].get<std::string>().c_str(), v["size"].get<long long>(),
+                v["bos"].get<int>(), v["eos"].get<int>(), v["add_bos"].get<bool>() ? "yes" : "no",
+                v["has_chat_template"].get<bool>() ? "yes" : "no");
+  }
+  std::printf("weights     %zu tensors, %.1f MiB:", f->tensors().size(), static_cast<double>(weight_bytes) / 1048576.0);
+  for (const auto& [type, bytes] : by_type) std::printf(" %s %.1f MiB", type.c_str(), static_cast<double>(bytes) / 1048576.0);
+  std::printf("\n");
+  for (const auto& t : f->tensors()) {
+    std::string dims;
+    for (int d = 0; d < t.n_dims; ++d) dims += (d ? " x " : "") + std::to_string(t.dims[static_cast<size_t>(d)]);
+    std::printf("  %-32s %-6s [%s] %.2f MiB\n", t.name.c_str(), std::string(dtype_name(t.type)).c_str(), dims.c_str(),
+                static_cast<double>(t.n_bytes) / 1048576.0);
+  }
+}
+
+}  // namespace
+
+void add_tool_commands(CLI::App& app) {
+  auto f = std::make_shared<TokenizeFlags>();
+  CLI::App* tok = app.add_subcommand("tokenize", "Tokenize text with a model's vocabulary");
+  tok->add_option("-m,--model", f->model, "GGUF file (model or vocabulary)")->required()->check(CLI::ExistingFile);
+  tok->add_option("-p,--prompt", f->prompt, "Text to tokenize");
+  tok->add_option("-f,--file", f->file, "Read the text from a file")->check(CLI::ExistingFile);
+  tok->add_flag("--stdin", f->from_stdin, "Read the text from standard input");
+  tok->add_flag("--ids", f->ids, "Print only the ids, as [1, 2, 3]");
+  tok->add_flag("--no-bos", f->no_bos, "Do not add BOS even if the vocabulary asks for it");
+  tok->add_flag("--no-parse-special", f->no_parse_special, "Treat special-token text as plain text");
+  tok->callback([f] { tokenize_command(*f); });
+
+  auto path = std::make_shared<std::string>();
+  auto json = std::make_shared<bool>(false);
+  CLI::App* ins = app.add_subcommand("inspect", "Show a GGUF file's architecture, dimensions, tensors and vocabulary");
+  ins->add_option("-m,--model", *path, "GGUF file")->required()->check(CLI::ExistingFile);
+  ins->add_flag("--json", *json, "Machine-readable output");
+  ins->callback([path, json] { inspect_command(*path, *json); });
+}
+
+}  // namespace ts

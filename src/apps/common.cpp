@@ -1,0 +1,39 @@
+#include "apps/common.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "base/error.h"
+#include "base/timer.h"
+
+namespace ts {
+
+LoadedModel load_everything(const std::string& path, int threads, int64_t max_batch) {
+  LoadedModel m;
+  const double t0 = now_ms();
+  m.file = gguf::GgufFile::open(path);
+  m.tokenizer = std::make_unique<Tokenizer>(Vocab::from_gguf(*m.file));
+  m.pool = std::make_unique<ThreadPool>(threads);
+  m.model = load_model(*m.file, *m.pool, ModelOptions{max_batch});
+  if (m.model->config().n_vocab != m.tokenizer->size()) {
+    fail("{}: the model has {} output rows but the vocabulary has {} tokens", path, m.model->config().n_vocab,
+         m.tokenizer->size());
+  }
+  m.load_ms = now_ms() - t0;
+  return m;
+}
+
+void add_threads_flag(CLI::App* cmd, int& threads) {
+  threads = ThreadPool::default_num_threads();
+  cmd->add_option("-t,--threads", threads, "Worker threads (default: online cores)")->check(CLI::Range(1, 512));
+}
+
+std::string read_text_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail("cannot read '{}'", path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace ts

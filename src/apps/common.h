@@ -1,0 +1,35 @@
+#pragma once
+// What the subcommands share: loading a model with its tokenizer, flag validation.
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "base/thread_pool.h"
+#include "formats/gguf/gguf_reader.h"
+#include "model/model.h"
+#include "tokenizer/tokenizer.h"
+
+namespace ts {
+
+struct LoadedModel {
+  std::unique_ptr<gguf::GgufFile> file;
+  std::unique_ptr<Tokenizer> tokenizer;
+  std::unique_ptr<ThreadPool> pool;
+  std::unique_ptr<Model> model;
+  double load_ms = 0.0;
+};
+
+LoadedModel load_everything(const std::string& path, int threads, int64_t max_batch);
+
+// -t/--threads with validation and the default (all online cores).
+void add_threads_flag(CLI::App* cmd, int& threads);
+
+std::string read_text_file(const std::string& path);
+
+void add_generate_commands(CLI::App& app);
+void add_tool_commands(CLI::App& app);
+void add_perplexity_command(CLI::App& app);
+void add_synth_command(CLI::App& app);
+
+}  // namespace ts

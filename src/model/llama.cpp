@@ -1,0 +1,212 @@
+#include "model/llama.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "base/error.h"
+#include "formats/gguf/gguf_reader.h"
+#include "kernels/ops.h"
+#include "model/weights.h"
+
+namespace ts {
+
+namespace {
+
+struct LlamaLayer {
+  std::vector<float> attn_norm;  // [n_embd]
+  WeightMatrix wq;               // [q_dim, n_embd]
+  WeightMatrix wk;               // [kv_dim, n_embd]
+  WeightMatrix wv;               // [kv_dim, n_embd]
+  WeightMatrix wo;               // [n_embd, q_dim]
+  std::vector<float> ffn_norm;   // [n_embd]
+  WeightMatrix w_gate;           // [n_ff, n_embd]
+  WeightMatrix w_up;             // [n_ff, n_embd]
+  WeightMatrix w_down;           // [n_embd, n_ff]
+};
+
+class Llama final : public Model {
+ public:
+  Llama(const gguf::GgufFile& f, ThreadPool& pool, const ModelOptions& opt)
+      : cfg_(ModelConfig::from_gguf(f)), pool_(pool), max_batch_(opt.max_batch) {
+    const ModelConfig& c = cfg_;
+    if (max_batch_ <= 0) fail("max batch {} must be positive", max_batch_);
+    token_embd_ = load_matrix(f, "token_embd.weight", c.n_vocab, c.n_embd);
+    output_norm_ = load_vector(f, "output_norm.weight", c.n_embd);
+    output_ = has_tensor(f, "output.weight") ? load_matrix(f, "output.weight", c.n_vocab, c.n_embd) : token_embd_;
+    if (has_tensor(f, "rope_freqs.weight")) rope_freqs_ = load_vector(f, "rope_freqs.weight", c.n_rot / 2);
+    for (int64_t i = 0; i < c.n_layer; ++i) {
+      const std::string p = "blk." + std::to_string(i) + ".";
+      LlamaLayer l;
+      l.attn_norm = load_vector(f, p + "attn_norm.weight", c.n_embd);
+      l.wq = load_matrix(f, p + "attn_q.weight", c.q_dim(), c.n_embd);
+      l.wk = load_matrix(f, p + "attn_k.weight", c.kv_dim(), c.n_embd);
+      l.wv = load_matrix(f, p + "attn_v.weight", c.kv_dim(), c.n_embd);
+      l.wo = load_matrix(f, p + "attn_output.weight", c.n_embd, c.q_dim());
+      l.ffn_norm = load_vector(f, p + "ffn_norm.weight", c.n_embd);
+      l.w_gate = load_matrix(f, p + "ffn_gate.weight", c.n_ff, c.n_embd);
+      l.w_up = load_matrix(f, p + "ffn_up.weight", c.n_ff, c.n_embd);
+      l.w_down = load_matrix(f, p + "ffn_down.weight", c.n_embd, c.n_ff);
+      layers_.push_back(std::move(l));
+    }
+    allocate_buffers();
+  }
+
+  const ModelConfig& config() const override { return cfg_; }
+  int64_t max_batch() const override { return max_batch_; }
+
+  void forward(const int32_t* tokens, int64_t n, int64_t pos0, KvCache& kv, float* logits, bool all_logits) override {
+    const ModelConfig& c = cfg_;
+    if (n <= 0 || n > max_batch_) fail("forward: {} tokens (must be 1..{})", n, max_batch_);
+    if (pos0 < 0 || pos0 + n > kv.n_ctx) fail("forward: positions {}..{} exceed the context of {}", pos0, pos0 + n - 1, kv.n_ctx);
+    if (kv.n_ctx > ctx_capacity_) grow_scores(kv.n_ctx);
+    const int64_t E = c.n_embd;
+
+    // x = embedding(tokens)
+    for (int64_t t = 0; t < n; ++t) {
+      if (tokens[t] < 0 || tokens[t] >= c.n_vocab) fail("forward: token id {} outside vocabulary of {}", tokens[t], c.n_vocab);
+      dequantize_matrix_row(token_embd_, tokens[t], x_.data() + t * E);
+    }
+
+    for (int64_t il = 0; il < c.n_layer; ++il) {
+      const LlamaLayer& L = layers_[static_cast<size_t>(il)];
+      // Attention block: x = x + Wo · attention(rope(Wq·h), rope(Wk·h), Wv·h), h = RMSNorm(x)
+      for (int64_t t = 0; t < n; ++t) rms_norm(x_.data() + t * E, L.attn_norm.data(), h_.data() + t * E, E, c.norm_eps);
+      linear(L.wq, h_.data(), n, q_.data());
+      linear(L.wk, h_.data(), n, k_.data());
+      linear(L.wv, h_.data(), n, v_.data());
+      apply_rope(n, pos0);
+      for (int64_t t = 0; t < n; ++t) {
+        std::copy_n(k_.data() + t * c.kv_dim(), c.kv_dim(), kv.k_at(il, pos0 + t));
+        std::copy_n(v_.data() + t * c.kv_dim(), c.kv_dim(), kv.v_at(il, pos0 + t));
+      }
+      attention(kv, il, n, pos0);
+      linear(L.wo, attn_.data(), n, h_.data());
+      add_inplace(x_.data(), h_.data(), n * E);
+
+      // Feed-forward block: x = x + W_down · (silu(W_gate·h) ⊙ W_up·h), h = RMSNorm(x)
+      for (int64_t t = 0; t < n; ++t) rms_norm(x_.data() + t * E, L.ffn_norm.data(), h_.data() + t * E, E, c.norm_eps);
+      linear(L.w_gate, h_.data(), n, gate_.data());
+      linear(L.w_up, h_.data(), n, up_.data());
+      swiglu_inplace(gate_.data(), up_.data(), n * c.n_ff);
+      linear(L.w_down, gate_.data(), n, h_.data());
+      add_inplace(x_.data(), h_.data(), n * E);
+    }
+
+    // logits = W_out · RMSNorm(x), for the last token or all of them
+    const int64_t first = all_logits ? 0 : n - 1;
+    const int64_t rows = n - first;
+    for (int64_t t = first; t < n; ++t) {
+      rms_norm(x_.data() + t * E, output_norm_.data(), h_.data() + (t - first) * E, E, c.norm_eps);
+    }
+    linear(output_, h_.data(), rows, logits);
+  }
+
+ private:
+  void allocate_buffers() {
+    const ModelConfig& c = cfg_;
+    const auto B = static_cast<size_t>(max_batch_);
+    x_.assign(B * static_cast<size_t>(c.n_embd), 0.0f);
+    h_.assign(B * static_cast<size_t>(std::max(c.n_embd, c.q_dim())), 0.0f);
+    q_.assign(B * static_cast<size_t>(c.q_dim()), 0.0f);
+    k_.assign(B * static_cast<size_t>(c.kv_dim()), 0.0f);
+    v_.assign(B * static_cast<size_t>(c.kv_dim()), 0.0f);
+    attn_.assign(B * static_cast<size_t>(c.q_dim()), 0.0f);
+    gate_.assign(B * static_cast<size_t>(c.n_ff), 0.0f);
+    up_.assign(B * static_cast<size_t>(c.n_ff), 0.0f);
+    size_t scratch = 0;
+    auto need = [&](const WeightMatrix& w) { scratch = std::max(scratch, matmul_scratch_bytes(w.type, max_batch_, w.cols)); };
+    need(output_);
+    for (const auto& l : layers_) {
+      for (const WeightMatrix* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) need(*w);
+    }
+    scratch_.assign(scratch, 0);
+    grow_scores(std::min<int64_t>(c.n_ctx_train, 4096));
+  }
+
+  void grow_scores(int64_t n_ctx) {
+    ctx_capacity_ = n_ctx;
+    scores_.assign(static_cast<size_t>(pool_.num_threads() * n_ctx), 0.0f);
+  }
+
+  void linear(const WeightMatrix& w, const float* in, int64_t rows, float* out) {
+    matmul(w, in, rows, out, pool_, scratch_.data(), scratch_.size());
+  }
+
+  void apply_rope(int64_t n, int64_t pos0) {
+    const ModelConfig& c = cfg_;
+    const float* factors = rope_freqs_.empty() ? nullptr : rope_freqs_.data();
+    for (int64_t t = 0; t < n; ++t) {
+      for (int64_t h = 0; h < c.n_head; ++h) {
+        rope_inplace(q_.data() + t * c.q_dim() + h * c.head_dim, c.n_rot, pos0 + t, c.rope_freq_base,
+                     c.rope_freq_scale, c.rope_neox, factors);
+      }
+      for (int64_t h = 0; h < c.n_head_kv; ++h) {
+        rope_inplace(k_.data() + t * c.kv_dim() + h * c.head_dim, c.n_rot, pos0 + t, c.rope_freq_base,
+                     c.rope_freq_scale, c.rope_neox, factors);
+      }
+    }
+  }
+
+  // Causal attention of each new token over positions 0..its own, per head; heads share KV
+  // heads in groups of n_head / n_head_kv.
+  void attention(KvCache& kv, int64_t il, int64_t n, int64_t pos0) {
+    const ModelConfig& c = cfg_;
+    const int64_t group = c.n_head / c.n_head_kv;
+    const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+    pool_.parallel_for(static_cast<size_t>(n * c.n_head), [&](size_t begin, size_t end, int thread) {
+      float* scores = scores_.data() + static_cast<size_t>(thread) * static_cast<size_t>(ctx_capacity_);
+      for (size_t job = begin; job < end; ++job) {
+        const int64_t t = static_cast<int64_t>(job) / c.n_head;
+        const int64_t h = static_cast<int64_t>(job) % c.n_head;
+        const int64_t kvh = h / group;
+        const int64_t n_keys = pos0 + t + 1;
+        const float* q = q_.data() + t * c.q_dim() + h * c.head_dim;
+        for (int64_t p = 0; p < n_keys; ++p) {
+          const float* k = kv.k_at(il, p) + kvh * c.head_dim;
+          float s = 0.0f;
+          for (int64_t d = 0; d < c.head_dim; ++d) s += q[d] * k[d];
+          scores[p] = s * scale;
+        }
+        softmax_inplace(scores, n_keys);
+        float* out = attn_.data() + t * c.q_dim() + h * c.head_dim;
+        std::fill_n(out, c.head_dim, 0.0f);
+        for (int64_t p = 0; p < n_keys; ++p) {
+          const float* v = kv.v_at(il, p) + kvh * c.head_dim;
+          const float w = scores[p];
+          for (int64_t d = 0; d < c.head_dim; ++d) out[d] += w * v[d];
+        }
+      }
+    });
+  }
+
+  ModelConfig cfg_;
+  ThreadPool& pool_;
+  int64_t max_batch_;
+  WeightMatrix token_embd_;        // [n_vocab, n_embd]
+  WeightMatrix output_;            // [n_vocab, n_embd] (token_embd_ when tied)
+  std::vector<float> output_norm_; // [n_embd]
+  std::vector<float> rope_freqs_;  // [n_rot / 2] optional per-frequency divisors
+  std::vector<LlamaLayer> layers_;
+
+  // Activations, preallocated for max_batch_ tokens: no allocation per forward call.
+  std::vector<float> x_;     // [max_batch, n_embd] residual stream
+  std::vector<float> h_;     // [max_batch, max(n_embd, q_dim)] normed input / block output
+  std::vector<float> q_;     // [max_batch, q_dim]
+  std::vector<float> k_;     // [max_batch, kv_dim]
+  std::vector<float> v_;     // [max_batch, kv_dim]
+  std::vector<float> attn_;  // [max_batch, q_dim]
+  std::vector<float> gate_;  // [max_batch, n_ff]
+  std::vector<float> up_;    // [max_batch, n_ff]
+  std::vector<float> scores_;  // [n_threads, ctx_capacity]
+  std::vector<uint8_t> scratch_;  // quantized activations for matmul
+  int64_t ctx_capacity_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Model> make_llama(const gguf::GgufFile& file, ThreadPool& pool, const ModelOptions& options) {
+  return std::make_unique<Llama>(file, pool, options);
+}
+
+}  // namespace ts
