@@ -3,15 +3,28 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <thread>
 
 namespace ts {
 
 namespace {
+
 void run_share(size_t n, int index, int count, const RangeFn& fn) {
   const size_t begin = n * static_cast<size_t>(index) / static_cast<size_t>(count);
   const size_t end = n * static_cast<size_t>(index + 1) / static_cast<size_t>(count);
   if (begin < end) fn(begin, end, index);
 }
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+// Decode issues hundreds of small parallel loops per token; waking sleeping threads through the
+// kernel for each would cost more than the loops. Workers spin this long before they sleep.
+constexpr int kSpinIterations = 200000;
+
 }  // namespace
 
 ThreadPool::ThreadPool(int num_threads) : num_threads_(std::max(1, num_threads)) {
@@ -21,7 +34,7 @@ ThreadPool::ThreadPool(int num_threads) : num_threads_(std::max(1, num_threads))
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    stopping_ = true;
+    stopping_.store(true);
   }
   start_cv_.notify_all();
   for (auto& w : workers_) w.join();
@@ -39,38 +52,43 @@ void ThreadPool::parallel_for(size_t n, RangeFn fn) {
     if (n > 0) fn(0, n, 0);
     return;
   }
+  job_ = &fn;
+  job_size_ = n;
+  pending_.store(num_threads_ - 1, std::memory_order_relaxed);
   {
+    // The lock orders the publication against a worker that is about to sleep.
     std::lock_guard<std::mutex> lock(mutex_);
-    job_ = &fn;
-    job_size_ = n;
-    pending_ = num_threads_ - 1;
-    ++generation_;
+    generation_.fetch_add(1, std::memory_order_release);
   }
   start_cv_.notify_all();
   run_share(n, 0, num_threads_, fn);
-  std::unique_lock<std::mutex> lock(mutex_);
-  done_cv_.wait(lock, [this] { return pending_ == 0; });
+  int spins = 0;
+  while (pending_.load(std::memory_order_acquire) != 0) {
+    if (++spins < kSpinIterations) {
+      cpu_relax();
+    } else {
+      std::this_thread::yield();
+    }
+  }
   job_ = nullptr;
 }
 
 void ThreadPool::worker_loop(int index) {
   uint64_t seen = 0;
   for (;;) {
-    const RangeFn* job = nullptr;
-    size_t n = 0;
-    {
+    int spins = 0;
+    while (generation_.load(std::memory_order_acquire) == seen && !stopping_.load(std::memory_order_relaxed)) {
+      if (++spins < kSpinIterations) {
+        cpu_relax();
+        continue;
+      }
       std::unique_lock<std::mutex> lock(mutex_);
-      start_cv_.wait(lock, [&] { return stopping_ || generation_ != seen; });
-      if (stopping_) return;
-      seen = generation_;
-      job = job_;
-      n = job_size_;
+      start_cv_.wait(lock, [&] { return stopping_.load() || generation_.load() != seen; });
     }
-    run_share(n, index, num_threads_, *job);
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (--pending_ == 0) done_cv_.notify_one();
-    }
+    if (stopping_.load()) return;
+    seen = generation_.load(std::memory_order_acquire);
+    run_share(job_size_, index, num_threads_, *job_);
+    pending_.fetch_sub(1, std::memory_order_acq_rel);
   }
 }
 

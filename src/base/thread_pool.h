@@ -1,6 +1,7 @@
 #pragma once
 // One persistent pool of workers for the whole engine (no OpenMP). parallel_for splits
 // [0, n) into contiguous ranges, one per thread, and the caller thread works too.
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -46,12 +47,11 @@ class ThreadPool {
   std::vector<std::thread> workers_;
   std::mutex mutex_;
   std::condition_variable start_cv_;
-  std::condition_variable done_cv_;
   const RangeFn* job_ = nullptr;
   size_t job_size_ = 0;
-  uint64_t generation_ = 0;
-  int pending_ = 0;
-  bool stopping_ = false;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> pending_{0};
+  std::atomic<bool> stopping_{false};
 };
 
 }  // namespace ts

@@ -1,13 +1,29 @@
 #include "kernels/dtype_table.h"
 
 #include "base/error.h"
+#include "kernels/cpu_features.h"
 #include "kernels/ref/dot_ref.h"
+#include "kernels/x86/dot_avx2.h"
 
 namespace ts {
 
 namespace {
 
-const DTypeKernels* lookup(DType type) {
+const DTypeKernels* lookup_avx2(DType type) {
+  static const DTypeKernels kQ4_0{DType::Q8_0, avx2::dot_q4_0_q8_0};
+  static const DTypeKernels kQ4_1{DType::Q8_1, avx2::dot_q4_1_q8_1};
+  static const DTypeKernels kQ8_0{DType::Q8_0, avx2::dot_q8_0_q8_0};
+  static const DTypeKernels kF32{DType::F32, avx2::dot_f32_f32};
+  switch (type) {
+    case DType::Q4_0: return &kQ4_0;
+    case DType::Q4_1: return &kQ4_1;
+    case DType::Q8_0: return &kQ8_0;
+    case DType::F32: return &kF32;
+    default: return nullptr;
+  }
+}
+
+const DTypeKernels* lookup_ref(DType type) {
   static const DTypeKernels kQ4_0{DType::Q8_0, ref::dot_q4_0_q8_0};
   static const DTypeKernels kQ4_1{DType::Q8_1, ref::dot_q4_1_q8_1};
   static const DTypeKernels kQ8_0{DType::Q8_0, ref::dot_q8_0_q8_0};
@@ -29,7 +45,21 @@ const DTypeKernels* lookup(DType type) {
   }
 }
 
+const DTypeKernels* lookup(DType type) {
+  static const bool use_avx2 = cpu_features().avx2 && !scalar_forced();
+  if (use_avx2) {
+    if (const DTypeKernels* k = lookup_avx2(type)) return k;
+  }
+  return lookup_ref(type);
+}
+
 }  // namespace
+
+const DTypeKernels& reference_kernels_for(DType weight_type) {
+  const DTypeKernels* k = lookup_ref(weight_type);
+  if (k == nullptr) fail("no reference kernel for tensor type {}", dtype_name(weight_type));
+  return *k;
+}
 
 bool has_kernels(DType weight_type) { return lookup(weight_type) != nullptr; }
 

@@ -17,5 +17,7 @@ struct DTypeKernels {
 // Throws naming the type if no kernel exists for it.
 const DTypeKernels& kernels_for(DType weight_type);
 bool has_kernels(DType weight_type);
+// The scalar reference twin, whatever the CPU supports.
+const DTypeKernels& reference_kernels_for(DType weight_type);
 
 }  // namespace ts

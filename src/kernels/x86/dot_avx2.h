@@ -1,0 +1,12 @@
+#pragma once
+// AVX2 + FMA + F16C dot products; same contracts as kernels/ref/dot_ref.h.
+#include <cstdint>
+
+namespace ts::avx2 {
+
+float dot_q4_0_q8_0(int64_t n, const void* w, const void* a);
+float dot_q4_1_q8_1(int64_t n, const void* w, const void* a);
+float dot_q8_0_q8_0(int64_t n, const void* w, const void* a);
+float dot_f32_f32(int64_t n, const void* w, const void* a);
+
+}  // namespace ts::avx2
