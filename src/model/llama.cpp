@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/fp16.h"
 #include "formats/gguf/gguf_reader.h"
 #include "kernels/ops.h"
 #include "model/weights.h"
@@ -25,12 +26,15 @@ struct LlamaLayer {
   WeightMatrix w_down;           // [n_embd, n_ff]
 };
 
+constexpr int64_t kMaxHeadDim = 512;
+
 class Llama final : public Model {
  public:
   Llama(const gguf::GgufFile& f, ThreadPool& pool, const ModelOptions& opt)
       : cfg_(ModelConfig::from_gguf(f)), pool_(pool), max_batch_(opt.max_batch) {
     const ModelConfig& c = cfg_;
     if (max_batch_ <= 0) fail("max batch {} must be positive", max_batch_);
+    if (c.head_dim > kMaxHeadDim) fail("{}: head size {} exceeds the supported {}", f.path(), c.head_dim, kMaxHeadDim);
     token_embd_ = load_matrix(f, "token_embd.weight", c.n_vocab, c.n_embd);
     output_norm_ = load_vector(f, "output_norm.weight", c.n_embd);
     output_ = has_tensor(f, "output.weight") ? load_matrix(f, "output.weight", c.n_vocab, c.n_embd) : token_embd_;
@@ -76,9 +80,10 @@ class Llama final : public Model {
       linear(L.wk, h_.data(), n, k_.data());
       linear(L.wv, h_.data(), n, v_.data());
       apply_rope(n, pos0);
+      // The cache holds f16 values (rounded here; stored as float until the packed f16 cache lands).
       for (int64_t t = 0; t < n; ++t) {
-        std::copy_n(k_.data() + t * c.kv_dim(), c.kv_dim(), kv.k_at(il, pos0 + t));
-        std::copy_n(v_.data() + t * c.kv_dim(), c.kv_dim(), kv.v_at(il, pos0 + t));
+        round_to_f16(k_.data() + t * c.kv_dim(), c.kv_dim(), kv.k_at(il, pos0 + t));
+        round_to_f16(v_.data() + t * c.kv_dim(), c.kv_dim(), kv.v_at(il, pos0 + t));
       }
       attention(kv, il, n, pos0);
       linear(L.wo, attn_.data(), n, h_.data());
@@ -148,6 +153,10 @@ class Llama final : public Model {
     }
   }
 
+  static void round_to_f16(const float* in, int64_t n, float* out) {
+    for (int64_t i = 0; i < n; ++i) out[i] = fp16_to_f32(f32_to_fp16(in[i]));
+  }
+
   // Causal attention of each new token over positions 0..its own, per head; heads share KV
   // heads in groups of n_head / n_head_kv.
   void attention(KvCache& kv, int64_t il, int64_t n, int64_t pos0) {
@@ -161,7 +170,10 @@ class Llama final : public Model {
         const int64_t h = static_cast<int64_t>(job) % c.n_head;
         const int64_t kvh = h / group;
         const int64_t n_keys = pos0 + t + 1;
-        const float* q = q_.data() + t * c.q_dim() + h * c.head_dim;
+        // Q meets the f16 keys in f16, and the probabilities meet the f16 values in f16, as in
+        // the reference implementation we are compared against; sums stay in f32.
+        float q[kMaxHeadDim];
+        round_to_f16(q_.data() + t * c.q_dim() + h * c.head_dim, c.head_dim, q);
         for (int64_t p = 0; p < n_keys; ++p) {
           const float* k = kv.k_at(il, p) + kvh * c.head_dim;
           float s = 0.0f;
@@ -173,7 +185,7 @@ class Llama final : public Model {
         std::fill_n(out, c.head_dim, 0.0f);
         for (int64_t p = 0; p < n_keys; ++p) {
           const float* v = kv.v_at(il, p) + kvh * c.head_dim;
-          const float w = scores[p];
+          const float w = fp16_to_f32(f32_to_fp16(scores[p]));
           for (int64_t d = 0; d < c.head_dim; ++d) out[d] += w * v[d];
         }
       }

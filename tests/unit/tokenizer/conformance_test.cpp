@@ -98,8 +98,8 @@ TEST_P(VocabConformance, EveryTokenRoundTrips) {
 INSTANTIATE_TEST_SUITE_P(SharedVocab, VocabConformance,
                          ::testing::Values("llama-spm", "phi-3", "gpt-2", "starcoder", "refact", "mpt", "falcon",
                                            "deepseek-coder", "deepseek-llm"),
-                         [](const auto& info) {
-                           std::string n = info.param;
+                         [](const auto& param_info) {
+                           std::string n = param_info.param;
                            for (auto& c : n) c = (c == '-') ? '_' : c;
                            return n;
                          });

@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""Record llama.cpp's behaviour on SmolLM2-135M-Instruct Q4_1 as small committed fixtures.
+
+Tooling only (llama-cpp-python is the oracle); the C++ tests compare against its output:
+  greedy.json  - 8 prompts, llama.cpp's greedy continuations (32 tokens)
+  ppl.json     - perplexity of tests/fixtures/public_domain_text.txt at ctx 512, computed the way
+                 llama.cpp's perplexity tool does, plus the top-k next-token log-probabilities at
+                 every scored position (for KL divergence and same-top checks).
+"""
+import argparse
+import json
+import math
+import os
+import sys
+
+import numpy as np
+
+PROMPTS = [
+    "The capital of France is",
+    "Once upon a time, in a small village by the sea,",
+    "def fibonacci(n):",
+    "The three primary colors are",
+    "Water boils at a temperature of",
+    "In 1492, Christopher Columbus",
+    "The quick brown fox",
+    "<|im_start|>user\nWhat is the largest planet in our solar system?<|im_end|>\n<|im_start|>assistant\n",
+]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default=os.path.join(os.environ.get("TINYSERVE_MODELS", os.path.expanduser("~/.cache/tinyserve")),
+                                                   "SmolLM2-135M-Instruct.Q4_1.gguf"))
+    ap.add_argument("--text", default="tests/fixtures/public_domain_text.txt")
+    ap.add_argument("--out", default="tests/fixtures/smollm2_q4_1")
+    ap.add_argument("--ctx", type=int, default=512)
+    ap.add_argument("--top-k", type=int, default=8)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+
+    import llama_cpp  # imported late so --help works without it
+
+    os.makedirs(args.out, exist_ok=True)
+    llm = llama_cpp.Llama(model_path=args.model, n_ctx=args.ctx, n_batch=args.ctx, n_threads=args.threads,
+                          logits_all=True, verbose=False)
+    add_bos = llm.metadata.get("tokenizer.ggml.add_bos_token", "false") == "true"
+
+    greedy = []
+    for p in PROMPTS:
+        ids = llm.tokenize(p.encode(), add_bos=add_bos, special=True)
+        llm.reset()
+        out = []
+        for t in llm.generate(ids, temp=0.0, top_k=1, top_p=1.0, min_p=0.0, repeat_penalty=1.0):
+            out.append(int(t))
+            if len(out) >= 32:
+                break
+        greedy.append({"prompt": p, "prompt_tokens": [int(x) for x in ids], "tokens": out,
+                       "text": llm.detokenize(out).decode("utf-8", errors="replace")})
+        print(f"greedy: {p[:40]!r} -> {greedy[-1]['text'][:60]!r}", file=sys.stderr)
+    with open(os.path.join(args.out, "greedy.json"), "w") as f:
+        json.dump({"model": os.path.basename(args.model), "oracle": f"llama-cpp-python {llama_cpp.__version__}",
+                   "cases": greedy}, f, indent=1)
+
+    text = open(args.text, encoding="utf-8").read()
+    tokens = llm.tokenize(text.encode(), add_bos=add_bos, special=False)
+    n_ctx = args.ctx
+    n_chunk = len(tokens) // n_ctx
+    first = n_ctx // 2
+    nll, count = 0.0, 0
+    positions = []
+    for c in range(n_chunk):
+        chunk = list(tokens[c * n_ctx:(c + 1) * n_ctx])
+        if add_bos:
+            chunk[0] = llm.token_bos()
+        llm.reset()
+        llm.eval(chunk)
+        logits = np.array(llm.scores[:n_ctx], dtype=np.float64)
+        for j in range(first, n_ctx - 1):
+            row = logits[j]
+            m = row.max()
+            lse = m + math.log(np.exp(row - m).sum())
+            logp = row - lse
+            target = tokens[c * n_ctx + j + 1]
+            nll -= logp[target]
+            count += 1
+            top = np.argsort(-logp)[:args.top_k]
+            positions.append({"t": int(target), "ids": [int(i) for i in top],
+                              "lp": [round(float(logp[i]), 5) for i in top]})
+        print(f"ppl chunk {c + 1}/{n_chunk}: {math.exp(nll / count):.4f}", file=sys.stderr)
+    with open(os.path.join(args.out, "ppl.json"), "w") as f:
+        json.dump({"model": os.path.basename(args.model), "oracle": f"llama-cpp-python {llama_cpp.__version__}",
+                   "ctx": n_ctx, "chunks": n_chunk, "ppl": math.exp(nll / count), "scored": count,
+                   "top_k": args.top_k, "positions": positions}, f, separators=(",", ":"))
+    print(f"PPL = {math.exp(nll / count):.6f}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

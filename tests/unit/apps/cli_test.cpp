@@ -1,0 +1,94 @@
+// The binary answers bad flags and bad files with a clear message and a non-zero exit, and the
+// basic commands work on a tiny synthetic model.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace {
+
+struct Result {
+  int status;
+  std::string output;
+};
+
+Result run(const std::string& args) {
+  const std::string cmd = std::string(TS_BINARY) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+  const int status = pclose(p);
+  return {WEXITSTATUS(status), out};
+}
+
+const std::string kVocab = std::string(TS_SHARED_DIR) + "/testdata/vocab/ggml-vocab-llama-spm.gguf";
+
+class Cli : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    model_ = (std::filesystem::temp_directory_path() / "ts_cli_tiny.gguf").string();
+    const Result r = run("synth --preset tiny --type q8_0 -o " + model_ + " --seed 3");
+    ASSERT_EQ(r.status, 0) << r.output;
+  }
+  static void TearDownTestSuite() { std::filesystem::remove(model_); }
+  static std::string model_;
+};
+std::string Cli::model_;
+
+TEST_F(Cli, HelpForEverySubcommand) {
+  for (const char* sub : {"run", "chat", "tokenize", "inspect", "perplexity", "synth"}) {
+    const Result r = run(std::string(sub) + " --help");
+    EXPECT_EQ(r.status, 0) << sub;
+    EXPECT_NE(r.output.find("--"), std::string::npos) << sub;
+  }
+}
+
+TEST_F(Cli, BadFlagsAreNamed) {
+  Result r = run("run -m " + model_ + " -p hi -n -5");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("n-predict"), std::string::npos) << r.output;
+  r = run("run -m " + model_ + " -p hi --temp abc");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("temp"), std::string::npos) << r.output;
+  r = run("run -m /nonexistent.gguf -p hi");
+  EXPECT_NE(r.status, 0);
+  r = run("frobnicate");
+  EXPECT_NE(r.status, 0);
+  r = run("synth --preset huge -o /tmp/x.gguf");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("unknown preset 'huge'"), std::string::npos) << r.output;
+}
+
+TEST_F(Cli, MalformedModelFileIsRejected) {
+  const std::string bad = (std::filesystem::temp_directory_path() / "ts_bad.gguf").string();
+  std::ofstream(bad) << "GGUF garbage";
+  const Result r = run("run -m " + bad + " -p hi");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("error:"), std::string::npos) << r.output;
+  std::filesystem::remove(bad);
+}
+
+TEST_F(Cli, TokenizeFollowsLlamaTokenizeConventions) {
+  Result r = run("tokenize -m " + kVocab + " -p \"Hello world\" --ids");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.output, "[1, 15043, 3186]\n");
+  r = run("tokenize -m " + kVocab + " -p \"Hello world\" --ids --no-bos");
+  EXPECT_EQ(r.output, "[15043, 3186]\n");
+}
+
+TEST_F(Cli, RunJsonAndInspect) {
+  Result r = run("run -m " + model_ + " -p \"Hello\" -n 5 --temp 0 --json -t 1");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("\"tokens\""), std::string::npos);
+  EXPECT_NE(r.output.find("decode_tok_s"), std::string::npos);
+  r = run("inspect -m " + model_);
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.output.find("layers 2"), std::string::npos) << r.output;
+}
+
+}  // namespace

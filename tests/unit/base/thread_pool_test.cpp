@@ -1,0 +1,28 @@
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <vector>
+
+#include "base/thread_pool.h"
+
+namespace ts {
+namespace {
+
+TEST(ThreadPool, CoversEveryIndexExactlyOnce) {
+  for (int threads : {1, 2, 3, 8}) {
+    ThreadPool pool(threads);
+    for (size_t n : {0u, 1u, 2u, 7u, 1000u}) {
+      std::vector<std::atomic<int>> hits(n);
+      for (int rep = 0; rep < 50; ++rep) {
+        pool.parallel_for(n, [&](size_t b, size_t e, int t) {
+          EXPECT_LT(t, threads);
+          for (size_t i = b; i < e; ++i) hits[i]++;
+        });
+      }
+      for (size_t i = 0; i < n; ++i) EXPECT_EQ(hits[i].load(), 50) << threads << " threads, n=" << n;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace ts

@@ -1,0 +1,92 @@
+// Every kernel in the table against its scalar reference twin and against float math on the
+// dequantized rows, over ragged lengths.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "base/fp16.h"
+#include "kernels/dtype_table.h"
+#include "kernels/ref/dot_ref.h"
+#include "quant/quantize.h"
+
+namespace ts {
+namespace {
+
+// Named bounds, relative to sum(|w_i * a_i|) over the row.
+constexpr float kKernelVsReference = 1e-5f;   // same integer sums, float combination order differs
+constexpr float kQuantizedVsFloat = 2e-2f;    // activation quantization to 8 bits
+
+std::vector<float> random_row(int64_t n, std::mt19937& rng) {
+  std::normal_distribution<float> d(0.0f, 1.0f);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+// Random bytes are valid Q4_K/Q6_K blocks once the f16 scales are set to sane values.
+std::vector<uint8_t> random_k_blocks(DType type, int64_t n, std::mt19937& rng) {
+  std::vector<uint8_t> bytes(row_bytes(type, n));
+  for (auto& b : bytes) b = static_cast<uint8_t>(rng());
+  const int64_t nb = n / 256;
+  for (int64_t i = 0; i < nb; ++i) {
+    if (type == DType::Q4_K) {
+      auto* blk = reinterpret_cast<BlockQ4_K*>(bytes.data()) + i;
+      blk->d = f32_to_fp16(0.01f);
+      blk->dmin = f32_to_fp16(0.005f);
+    } else {
+      auto* blk = reinterpret_cast<BlockQ6_K*>(bytes.data()) + i;
+      blk->d = f32_to_fp16(0.01f);
+    }
+  }
+  return bytes;
+}
+
+TEST(Dot, KernelsMatchReferenceAndFloat) {
+  std::mt19937 rng(1234);
+  for (DType w_type : {DType::Q4_0, DType::Q4_1, DType::Q8_0, DType::Q4_K, DType::Q6_K, DType::F32, DType::F16,
+                       DType::BF16}) {
+    const DTypeKernels& fast = kernels_for(w_type);
+    const DTypeKernels& ref = reference_kernels_for(w_type);
+    const int64_t block = dtype_info(w_type).block_size == 1 ? 1 : std::max<int64_t>(32, dtype_info(w_type).block_size);
+    for (int64_t blocks : {1, 3, 7, 18}) {
+      const int64_t n = std::max<int64_t>(block, 32) * blocks + (block == 1 ? 5 : 0);  // ragged for float types
+      const auto w_f = random_row(n, rng);
+      const auto a_f = random_row(n, rng);
+      std::vector<uint8_t> w;
+      if (w_type == DType::Q4_K || w_type == DType::Q6_K) {
+        if (n % 256 != 0) continue;
+        w = random_k_blocks(w_type, n, rng);
+      } else {
+        w.resize(row_bytes(w_type, n));
+        quantize_row(w_type, w_f.data(), w.data(), n);
+      }
+      std::vector<float> w_deq(static_cast<size_t>(n));
+      dequantize_row(w_type, w.data(), w_deq.data(), n);
+      std::vector<uint8_t> a(row_bytes(fast.act_type, n));
+      quantize_row(fast.act_type, a_f.data(), a.data(), n);
+      double exact = 0.0, magnitude = 0.0;
+      for (int64_t i = 0; i < n; ++i) {
+        exact += static_cast<double>(w_deq[static_cast<size_t>(i)]) * static_cast<double>(a_f[static_cast<size_t>(i)]);
+        magnitude += std::fabs(static_cast<double>(w_deq[static_cast<size_t>(i)]) * static_cast<double>(a_f[static_cast<size_t>(i)]));
+      }
+      const float got = fast.vec_dot(n, w.data(), a.data());
+      const float want = ref.vec_dot(n, w.data(), a.data());
+      EXPECT_NEAR(got, want, static_cast<double>(kKernelVsReference) * magnitude + 1e-6) << dtype_name(w_type) << " n=" << n;
+      EXPECT_NEAR(static_cast<double>(want), exact, static_cast<double>(kQuantizedVsFloat) * magnitude + 1e-6) << dtype_name(w_type) << " n=" << n;
+    }
+  }
+}
+
+TEST(Dot, UnsupportedTypeIsNamed) {
+  try {
+    kernels_for(DType::Q5_K);
+    FAIL() << "expected an error";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("q5_k"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace ts
