@@ -45,10 +45,9 @@ void pack_log_probs(const float* logits, int64_t n_vocab, uint16_t* out) {
 struct PositionKl {
   double kl;
   bool same_top;
-  double base_nll;
 };
 
-PositionKl compare_position(const float* logits, int64_t n_vocab, const uint16_t* base, int32_t) {
+PositionKl compare_position(const float* logits, int64_t n_vocab, const uint16_t* base) {
   float scale = 0.0f, min_log_prob = 0.0f;
   std::memcpy(&scale, base, sizeof(float));
   std::memcpy(&min_log_prob, base + 2, sizeof(float));
@@ -75,7 +74,7 @@ PositionKl compare_position(const float* logits, int64_t n_vocab, const uint16_t
       base_top = i;
     }
   }
-  return {kl, base_top == our_top, 0.0};
+  return {kl, base_top == our_top};
 }
 
 double percentile(std::vector<double>& v, double p) {
@@ -181,7 +180,7 @@ PerplexityResult compute_perplexity(Model& model, const Tokenizer& tokenizer, co
       uint16_t* slot = packed.data() + (j - first) * row;
       if (base_out.is_open()) pack_log_probs(lg, n_vocab, slot);
       if (base_in.is_open()) {
-        const PositionKl k = compare_position(lg, n_vocab, slot, target);
+        const PositionKl k = compare_position(lg, n_vocab, slot);
         kls.push_back(k.kl);
         same_top += k.same_top ? 1 : 0;
         float scale = 0.0f, min_lp = 0.0f;

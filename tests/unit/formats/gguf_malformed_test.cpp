@@ -2,30 +2,12 @@
 // without crashing and without any allocation larger than the file can justify.
 #include <gtest/gtest.h>
 
-#include <atomic>
-#include <cstdlib>
 #include <functional>
-#include <new>
 
 #include "formats/gguf/gguf_reader.h"
 #include "gguf_builder.h"
 
-namespace {
-std::atomic<size_t> g_largest_allocation{0};
-}  // namespace
-
-// Track the largest single request while the corpus runs.
-// Replaced allocation functions use malloc/free consistently.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-void* operator new(size_t n) {
-  size_t seen = g_largest_allocation.load();
-  while (n > seen && !g_largest_allocation.compare_exchange_weak(seen, n)) {
-  }
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
+#include "../counting_allocator.h"
 
 namespace ts {
 namespace {
@@ -96,7 +78,7 @@ TEST(GgufMalformed, CorpusIsLargeEnough) { EXPECT_GE(corpus().size(), 30u + 100u
 TEST(GgufMalformed, EveryCaseIsRejectedWithAClearMessage) {
   const auto cases = corpus();
   for (const Case& c : cases) {
-    g_largest_allocation = 0;
+    test::g_largest_allocation = 0;
     try {
       auto f = gguf::GgufFile::from_bytes(c.bytes, "case.gguf");
       ADD_FAILURE() << c.name << ": accepted";
@@ -108,7 +90,7 @@ TEST(GgufMalformed, EveryCaseIsRejectedWithAClearMessage) {
       }
     }
     // Copies of the input itself aside, nothing may be much larger than the file.
-    EXPECT_LE(g_largest_allocation.load(), 16 * c.bytes.size() + 4096) << c.name;
+    EXPECT_LE(test::g_largest_allocation.load(), 16 * c.bytes.size() + 4096) << c.name;
   }
 }
 
