@@ -1,5 +1,7 @@
 // `tokenize` (llama-tokenize conventions) and `inspect`.
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <iterator>
 
@@ -99,6 +101,46 @@ void inspect_command(const std::string& path, bool json) {
   }
 }
 
+// Writes each tapped tensor as raw little-endian f32 plus a line in index.tsv
+// (file, rows, cols), named like llama.cpp's graph tensors ("Qcur-3") for side-by-side diffs.
+class DumpTap final : public TensorTap {
+ public:
+  explicit DumpTap(std::filesystem::path dir) : dir_(std::move(dir)) {
+    std::filesystem::create_directories(dir_);
+    index_.open(dir_ / "index.tsv");
+    if (!index_) fail("cannot write {}", (dir_ / "index.tsv").string());
+  }
+  void on_tensor(const char* name, int64_t layer, const float* data, int64_t rows, int64_t cols) override {
+    const std::string file = layer < 0 ? std::string(name) : std::string(name) + "-" + std::to_string(layer);
+    std::ofstream out(dir_ / (file + ".f32"), std::ios::binary);
+    out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(rows * cols * 4));
+    if (!out) fail("cannot write {}", (dir_ / (file + ".f32")).string());
+    index_ << file << "\t" << rows << "\t" << cols << "\n";
+  }
+
+ private:
+  std::filesystem::path dir_;
+  std::ofstream index_;
+};
+
+void dump_activations(const std::string& path, const std::string& prompt, const std::vector<int32_t>& token_ids,
+                      const std::string& dir, int threads) {
+  LoadedModel lm = load_everything(path, threads, 512);
+  if (prompt.empty() == token_ids.empty()) fail("--activations needs exactly one of --prompt or --token-ids");
+  const auto ids = token_ids.empty() ? lm.tokenizer->encode(prompt, true, true) : token_ids;
+  if (ids.empty() || static_cast<int64_t>(ids.size()) > lm.model->max_batch()) {
+    fail("--activations needs a prompt of 1..{} tokens (got {})", lm.model->max_batch(), ids.size());
+  }
+  const ModelConfig& c = lm.model->config();
+  KvCache kv(c, static_cast<int64_t>(ids.size()));
+  std::vector<float> logits(static_cast<size_t>(c.n_vocab) * ids.size());  // [n_tokens, n_vocab]
+  DumpTap tap(dir);
+  lm.model->set_tap(&tap);
+  lm.model->forward(ids.data(), static_cast<int64_t>(ids.size()), 0, kv, logits.data(), true);
+  lm.model->set_tap(nullptr);
+  std::fprintf(stderr, "activations of %zu prompt tokens written to %s\n", ids.size(), dir.c_str());
+}
+
 }  // namespace
 
 void add_tool_commands(CLI::App& app) {
@@ -113,12 +155,30 @@ void add_tool_commands(CLI::App& app) {
   tok->add_flag("--no-parse-special", f->no_parse_special, "Treat special-token text as plain text");
   tok->callback([f] { tokenize_command(*f); });
 
-  auto path = std::make_shared<std::string>();
-  auto json = std::make_shared<bool>(false);
+  struct InspectFlags {
+    std::string path, activations, prompt;
+    std::vector<int32_t> token_ids;
+    bool json = false;
+    int threads = 0;
+  };
+  auto i = std::make_shared<InspectFlags>();
   CLI::App* ins = app.add_subcommand("inspect", "Show a GGUF file's architecture, dimensions, tensors and vocabulary");
-  ins->add_option("-m,--model", *path, "GGUF file")->required()->check(CLI::ExistingFile);
-  ins->add_flag("--json", *json, "Machine-readable output");
-  ins->callback([path, json] { inspect_command(*path, *json); });
+  ins->add_option("-m,--model", i->path, "GGUF file")->required()->check(CLI::ExistingFile);
+  ins->add_flag("--json", i->json, "Machine-readable output");
+  ins->add_option("--activations", i->activations,
+                  "Run --prompt once and write every intermediate tensor (raw f32 + index.tsv) to this folder");
+  ins->add_option("-p,--prompt", i->prompt, "Prompt for --activations");
+  ins->add_option("--token-ids", i->token_ids, "Token ids for --activations instead of a prompt (e.g. 1,2,3)")
+      ->delimiter(',');
+  add_threads_flag(ins, i->threads);
+  ins->callback([i] {
+    if (i->activations.empty()) {
+      if (!i->prompt.empty() || !i->token_ids.empty()) fail("--prompt and --token-ids are only used with --activations");
+      inspect_command(i->path, i->json);
+    } else {
+      dump_activations(i->path, i->prompt, i->token_ids, i->activations, i->threads);
+    }
+  });
 }
 
 }  // namespace ts

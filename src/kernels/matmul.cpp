@@ -25,7 +25,7 @@ void matmul(const WeightMatrix& w, const float* x, int64_t m, float* y, ThreadPo
   if (kern.act_type != DType::F32) {
     pool.parallel_for(static_cast<size_t>(m), [&](size_t begin, size_t end, int) {
       for (size_t i = begin; i < end; ++i) {
-        quantize_row(kern.act_type, x + i * static_cast<size_t>(k), scratch + i * act_row, k);
+        quantize_activations(kern.act_type, x + i * static_cast<size_t>(k), scratch + i * act_row, k);
       }
     });
   }

@@ -2,48 +2,44 @@
 
 #include <cmath>
 
+#include "base/error.h"
+
 namespace ts {
 
 void rms_norm(const float* x, const float* weight, float* out, int64_t n, float eps) {
-  double sum = 0.0;  // double: a 2048-wide sum of squares loses digits in float
-  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i]) * static_cast<double>(x[i]);
+  // Squares in float summed in double, as llama.cpp does: a 2048-wide float sum loses digits.
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i] * x[i]);
   const float scale = 1.0f / std::sqrt(static_cast<float>(sum / static_cast<double>(n)) + eps);
   for (int64_t i = 0; i < n; ++i) out[i] = x[i] * scale * weight[i];
 }
 
-void rope_inplace(float* head, int64_t n_rot, int64_t pos, float freq_base, float freq_scale, bool neox,
-                  const float* freq_factors) {
+void rope_table(float* cos_sin, int64_t n_rot, int64_t pos, float freq_base, float freq_scale,
+                const float* freq_factors) {
+  // theta_i = pos * base^(-2i/n_rot), accumulated in float by repeated multiplication the way
+  // llama.cpp does: last-bit differences would otherwise flip f16 roundings of Q and K.
+  const float theta_scale = std::pow(freq_base, -2.0f / static_cast<float>(n_rot));
+  float theta_base = static_cast<float>(pos);
+  for (int64_t i = 0; i < n_rot / 2; ++i) {
+    const float ff = freq_factors != nullptr ? freq_factors[i] : 1.0f;
+    const float theta = freq_scale * (theta_base / ff);
+    theta_base *= theta_scale;
+    cos_sin[2 * i] = std::cos(theta);
+    cos_sin[2 * i + 1] = std::sin(theta);
+  }
+}
+
+void rope_apply(float* head, const float* cos_sin, int64_t n_rot, bool neox) {
   const int64_t half = n_rot / 2;
   for (int64_t i = 0; i < half; ++i) {
-    const double inv_freq = std::pow(static_cast<double>(freq_base), -2.0 * static_cast<double>(i) / static_cast<double>(n_rot));
-    double theta = static_cast<double>(pos) * static_cast<double>(freq_scale) * inv_freq;
-    if (freq_factors != nullptr) theta /= static_cast<double>(freq_factors[i]);
-    const float c = static_cast<float>(std::cos(theta));
-    const float s = static_cast<float>(std::sin(theta));
+    const float c = cos_sin[2 * i], s = cos_sin[2 * i + 1];
     const int64_t a = neox ? i : 2 * i;
     const int64_t b = neox ? i + half : 2 * i + 1;
     const float x0 = head[a], x1 = head[b];
-    head[a] = x0 * c - x1 * s;
-    head[b] = x0 * s + x1 * c;
-  }
-}
-
-void softmax_inplace(float* x, int64_t n) {
-  float max = x[0];
-  for (int64_t i = 1; i < n; ++i) max = std::fmax(max, x[i]);
-  double sum = 0.0;
-  for (int64_t i = 0; i < n; ++i) {
-    x[i] = std::exp(x[i] - max);
-    sum += static_cast<double>(x[i]);
-  }
-  const float inv = static_cast<float>(1.0 / sum);
-  for (int64_t i = 0; i < n; ++i) x[i] *= inv;
-}
-
-void swiglu_inplace(float* gate, const float* up, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    const float g = gate[i];
-    gate[i] = g / (1.0f + std::exp(-g)) * up[i];
+    // Fused multiply-adds with this exact grouping reproduce llama.cpp's rotated values bit for
+    // bit (its compiler contracts the expressions this way).
+    head[a] = std::fma(x0, c, -(x1 * s));
+    head[b] = std::fma(x0, s, x1 * c);
   }
 }
 

@@ -7,17 +7,13 @@ namespace ts {
 // out = x / sqrt(mean(x^2) + eps) * weight
 void rms_norm(const float* x, const float* weight, float* out, int64_t n, float eps);
 
-// Rotary embedding of one head in place. neox=false rotates adjacent pairs (x[2i], x[2i+1]);
-// neox=true rotates (x[i], x[i + n_rot/2]). Only the first n_rot dims rotate.
+// Rotary embedding in two steps, so all heads of a token share one table ([n_rot/2, 2] cos, sin).
 // freq_factors (optional, [n_rot/2]) divide each frequency, as Llama 3.1-style scaling stores them.
-void rope_inplace(float* head, int64_t n_rot, int64_t pos, float freq_base, float freq_scale, bool neox,
-                  const float* freq_factors = nullptr);
-
-// x = softmax(x)
-void softmax_inplace(float* x, int64_t n);
-
-// gate = silu(gate) * up
-void swiglu_inplace(float* gate, const float* up, int64_t n);
+void rope_table(float* cos_sin, int64_t n_rot, int64_t pos, float freq_base, float freq_scale,
+                const float* freq_factors = nullptr);
+// Rotates one head in place. neox=false rotates adjacent pairs (x[2i], x[2i+1]); neox=true
+// rotates (x[i], x[i + n_rot/2]). Only the first n_rot dims rotate.
+void rope_apply(float* head, const float* cos_sin, int64_t n_rot, bool neox);
 
 // x += y
 void add_inplace(float* x, const float* y, int64_t n);

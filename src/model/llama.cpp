@@ -7,6 +7,7 @@
 #include "base/error.h"
 #include "base/fp16.h"
 #include "formats/gguf/gguf_reader.h"
+#include "kernels/numerics.h"
 #include "kernels/ops.h"
 #include "model/weights.h"
 
@@ -71,6 +72,7 @@ class Llama final : public Model {
       if (tokens[t] < 0 || tokens[t] >= c.n_vocab) fail("forward: token id {} outside vocabulary of {}", tokens[t], c.n_vocab);
       dequantize_matrix_row(token_embd_, tokens[t], x_.data() + t * E);
     }
+    tap("embd", -1, x_.data(), n, E);
 
     for (int64_t il = 0; il < c.n_layer; ++il) {
       const LlamaLayer& L = layers_[static_cast<size_t>(il)];
@@ -78,24 +80,37 @@ class Llama final : public Model {
       for (int64_t t = 0; t < n; ++t) rms_norm(x_.data() + t * E, L.attn_norm.data(), h_.data() + t * E, E, c.norm_eps);
       linear(L.wq, h_.data(), n, q_.data());
       linear(L.wk, h_.data(), n, k_.data());
+      tap("attn_norm", il, h_.data(), n, E);
       linear(L.wv, h_.data(), n, v_.data());
       apply_rope(n, pos0);
+      tap("Qcur", il, q_.data(), n, c.q_dim());
+      tap("Kcur", il, k_.data(), n, c.kv_dim());
+      tap("Vcur", il, v_.data(), n, c.kv_dim());
       // The cache holds f16 values (rounded here; stored as float until the packed f16 cache lands).
       for (int64_t t = 0; t < n; ++t) {
         round_to_f16(k_.data() + t * c.kv_dim(), c.kv_dim(), kv.k_at(il, pos0 + t));
         round_to_f16(v_.data() + t * c.kv_dim(), c.kv_dim(), kv.v_at(il, pos0 + t));
       }
       attention(kv, il, n, pos0);
+      tap("kqv_out", il, attn_.data(), n, c.q_dim());
       linear(L.wo, attn_.data(), n, h_.data());
+      tap("attn_out", il, h_.data(), n, E);
       add_inplace(x_.data(), h_.data(), n * E);
+      tap("ffn_inp", il, x_.data(), n, E);
 
       // Feed-forward block: x = x + W_down · (silu(W_gate·h) ⊙ W_up·h), h = RMSNorm(x)
       for (int64_t t = 0; t < n; ++t) rms_norm(x_.data() + t * E, L.ffn_norm.data(), h_.data() + t * E, E, c.norm_eps);
+      tap("ffn_norm", il, h_.data(), n, E);
       linear(L.w_gate, h_.data(), n, gate_.data());
       linear(L.w_up, h_.data(), n, up_.data());
-      swiglu_inplace(gate_.data(), up_.data(), n * c.n_ff);
+      tap("ffn_gate", il, gate_.data(), n, c.n_ff);
+      tap("ffn_up", il, up_.data(), n, c.n_ff);
+      numeric_kernels().swiglu(gate_.data(), up_.data(), n * c.n_ff);
+      tap("ffn_swiglu", il, gate_.data(), n, c.n_ff);
       linear(L.w_down, gate_.data(), n, h_.data());
+      tap("ffn_out", il, h_.data(), n, E);
       add_inplace(x_.data(), h_.data(), n * E);
+      tap("l_out", il, x_.data(), n, E);
     }
 
     // logits = W_out · RMSNorm(x), for the last token or all of them
@@ -104,7 +119,9 @@ class Llama final : public Model {
     for (int64_t t = first; t < n; ++t) {
       rms_norm(x_.data() + t * E, output_norm_.data(), h_.data() + (t - first) * E, E, c.norm_eps);
     }
+    tap("result_norm", -1, h_.data(), rows, E);
     linear(output_, h_.data(), rows, logits);
+    tap("result_output", -1, logits, rows, c.n_vocab);
   }
 
  private:
@@ -119,6 +136,7 @@ class Llama final : public Model {
     attn_.assign(B * static_cast<size_t>(c.q_dim()), 0.0f);
     gate_.assign(B * static_cast<size_t>(c.n_ff), 0.0f);
     up_.assign(B * static_cast<size_t>(c.n_ff), 0.0f);
+    rope_cs_.assign(static_cast<size_t>(c.n_rot), 0.0f);
     size_t scratch = 0;
     auto need = [&](const WeightMatrix& w) { scratch = std::max(scratch, matmul_scratch_bytes(w.type, max_batch_, w.cols)); };
     need(output_);
@@ -142,13 +160,12 @@ class Llama final : public Model {
     const ModelConfig& c = cfg_;
     const float* factors = rope_freqs_.empty() ? nullptr : rope_freqs_.data();
     for (int64_t t = 0; t < n; ++t) {
+      rope_table(rope_cs_.data(), c.n_rot, pos0 + t, c.rope_freq_base, c.rope_freq_scale, factors);
       for (int64_t h = 0; h < c.n_head; ++h) {
-        rope_inplace(q_.data() + t * c.q_dim() + h * c.head_dim, c.n_rot, pos0 + t, c.rope_freq_base,
-                     c.rope_freq_scale, c.rope_neox, factors);
+        rope_apply(q_.data() + t * c.q_dim() + h * c.head_dim, rope_cs_.data(), c.n_rot, c.rope_neox);
       }
       for (int64_t h = 0; h < c.n_head_kv; ++h) {
-        rope_inplace(k_.data() + t * c.kv_dim() + h * c.head_dim, c.n_rot, pos0 + t, c.rope_freq_base,
-                     c.rope_freq_scale, c.rope_neox, factors);
+        rope_apply(k_.data() + t * c.kv_dim() + h * c.head_dim, rope_cs_.data(), c.n_rot, c.rope_neox);
       }
     }
   }
@@ -158,36 +175,29 @@ class Llama final : public Model {
   }
 
   // Causal attention of each new token over positions 0..its own, per head; heads share KV
-  // heads in groups of n_head / n_head_kv.
+  // heads in groups of n_head / n_head_kv. Q meets the f16 keys in f16 and the probabilities
+  // meet the f16 values in f16, with llama.cpp's summation order (see kernels/numerics.h).
   void attention(KvCache& kv, int64_t il, int64_t n, int64_t pos0) {
     const ModelConfig& c = cfg_;
+    const NumericKernels& ak = numeric_kernels();
     const int64_t group = c.n_head / c.n_head_kv;
     const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+    const SumOrder qk_order = sum_order_for(n, c.head_dim);
+    const SumOrder pv_order = n > 1 ? SumOrder::kBatch : SumOrder::kSingle;
     pool_.parallel_for(static_cast<size_t>(n * c.n_head), [&](size_t begin, size_t end, int thread) {
       float* scores = scores_.data() + static_cast<size_t>(thread) * static_cast<size_t>(ctx_capacity_);
       for (size_t job = begin; job < end; ++job) {
         const int64_t t = static_cast<int64_t>(job) / c.n_head;
         const int64_t h = static_cast<int64_t>(job) % c.n_head;
-        const int64_t kvh = h / group;
+        const int64_t kv_off = (h / group) * c.head_dim;
         const int64_t n_keys = pos0 + t + 1;
-        // Q meets the f16 keys in f16, and the probabilities meet the f16 values in f16, as in
-        // the reference implementation we are compared against; sums stay in f32.
-        float q[kMaxHeadDim];
+        float q[kMaxHeadDim];  // [head_dim]
         round_to_f16(q_.data() + t * c.q_dim() + h * c.head_dim, c.head_dim, q);
-        for (int64_t p = 0; p < n_keys; ++p) {
-          const float* k = kv.k_at(il, p) + kvh * c.head_dim;
-          float s = 0.0f;
-          for (int64_t d = 0; d < c.head_dim; ++d) s += q[d] * k[d];
-          scores[p] = s * scale;
-        }
-        softmax_inplace(scores, n_keys);
-        float* out = attn_.data() + t * c.q_dim() + h * c.head_dim;
-        std::fill_n(out, c.head_dim, 0.0f);
-        for (int64_t p = 0; p < n_keys; ++p) {
-          const float* v = kv.v_at(il, p) + kvh * c.head_dim;
-          const float w = fp16_to_f32(f32_to_fp16(scores[p]));
-          for (int64_t d = 0; d < c.head_dim; ++d) out[d] += w * v[d];
-        }
+        for (int64_t p = 0; p < n_keys; ++p) scores[p] = ak.dot(q, kv.k_at(il, p) + kv_off, c.head_dim, qk_order) * scale;
+        ak.softmax(scores, n_keys);
+        round_to_f16(scores, n_keys, scores);
+        ak.weighted_sum(scores, kv.v_at(il, 0) + kv_off, c.kv_dim(), n_keys, c.head_dim,
+                        attn_.data() + t * c.q_dim() + h * c.head_dim, pv_order);
       }
     });
   }
@@ -210,6 +220,7 @@ class Llama final : public Model {
   std::vector<float> attn_;  // [max_batch, q_dim]
   std::vector<float> gate_;  // [max_batch, n_ff]
   std::vector<float> up_;    // [max_batch, n_ff]
+  std::vector<float> rope_cs_;  // [n_rot / 2, 2] cos and sin for one position
   std::vector<float> scores_;  // [n_threads, ctx_capacity]
   std::vector<uint8_t> scratch_;  // quantized activations for matmul
   int64_t ctx_capacity_ = 0;

@@ -90,6 +90,12 @@ void check_multiple(int64_t n, int block, const char* what) {
   if (n % block != 0) fail("{}: row length {} is not a multiple of {}", what, n, block);
 }
 
+float block_amax(const float* b) {
+  float amax = 0.0f;
+  for (int j = 0; j < kQK; ++j) amax = std::max(amax, std::fabs(b[j]));
+  return amax;
+}
+
 }  // namespace
 
 void dequantize_row(DType type, const void* src, float* dst, int64_t n) {
@@ -175,8 +181,7 @@ void quantize_row_q8_0(const float* x, BlockQ8_0* y, int64_t n) {
   check_multiple(n, kQK, "q8_0");
   for (int64_t i = 0; i < n / kQK; ++i) {
     const float* b = x + i * kQK;
-    float amax = 0.0f;
-    for (int j = 0; j < kQK; ++j) amax = std::max(amax, std::fabs(b[j]));
+    const float amax = block_amax(b);
     const float d = amax / 127.0f;
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
     y[i].d = f32_to_fp16(d);
@@ -184,17 +189,30 @@ void quantize_row_q8_0(const float* x, BlockQ8_0* y, int64_t n) {
   }
 }
 
+// Activations (Q8_0 as a dot partner, Q8_1, Q8_K) are quantized the way llama.cpp's CPU
+// backend does at run time: scale 127/amax and round half to even. One flipped tie moves a
+// whole block by a step, which shows up as a measurable logit difference against it.
+void quantize_activations_q8_0(const float* x, BlockQ8_0* y, int64_t n) {
+  check_multiple(n, kQK, "q8_0");
+  for (int64_t i = 0; i < n / kQK; ++i) {
+    const float* b = x + i * kQK;
+    const float amax = block_amax(b);
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    y[i].d = f32_to_fp16(amax / 127.0f);
+    for (int j = 0; j < kQK; ++j) y[i].qs[j] = static_cast<int8_t>(std::nearbyint(b[j] * id));
+  }
+}
+
 void quantize_row_q8_1(const float* x, BlockQ8_1* y, int64_t n) {
   check_multiple(n, kQK, "q8_1");
   for (int64_t i = 0; i < n / kQK; ++i) {
     const float* b = x + i * kQK;
-    float amax = 0.0f;
-    for (int j = 0; j < kQK; ++j) amax = std::max(amax, std::fabs(b[j]));
+    const float amax = block_amax(b);
     const float d = amax / 127.0f;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
     int sum = 0;
     for (int j = 0; j < kQK; ++j) {
-      y[i].qs[j] = static_cast<int8_t>(std::round(b[j] * id));
+      y[i].qs[j] = static_cast<int8_t>(std::nearbyint(b[j] * id));
       sum += y[i].qs[j];
     }
     y[i].d = f32_to_fp16(d);
@@ -202,19 +220,26 @@ void quantize_row_q8_1(const float* x, BlockQ8_1* y, int64_t n) {
   }
 }
 
+// The scale follows the signed extreme (its first occurrence), so that value maps to -127 and
+// the opposite side may reach +128, which is clamped to 127.
 void quantize_row_q8_k(const float* x, BlockQ8_K* y, int64_t n) {
   check_multiple(n, kQKK, "q8_k");
   for (int64_t i = 0; i < n / kQKK; ++i) {
     const float* b = x + i * kQKK;
-    float amax = 0.0f;
-    for (int j = 0; j < kQKK; ++j) amax = std::max(amax, std::fabs(b[j]));
+    float amax = 0.0f, extreme = 0.0f;
+    for (int j = 0; j < kQKK; ++j) {
+      if (std::fabs(b[j]) > amax) {
+        amax = std::fabs(b[j]);
+        extreme = b[j];
+      }
+    }
     if (amax == 0.0f) {
       std::memset(&y[i], 0, sizeof(BlockQ8_K));
       continue;
     }
-    const float iscale = 127.0f / amax;
+    const float iscale = -127.0f / extreme;
     for (int j = 0; j < kQKK; ++j) {
-      y[i].qs[j] = static_cast<int8_t>(std::min(127, static_cast<int>(std::lround(iscale * b[j]))));
+      y[i].qs[j] = static_cast<int8_t>(std::min(127, static_cast<int>(std::nearbyint(iscale * b[j]))));
     }
     for (int g = 0; g < kQKK / 16; ++g) {
       int sum = 0;
@@ -248,6 +273,11 @@ void quantize_row(DType type, const float* src, void* dst, int64_t n) {
     default:
       fail("quantize: no quantizer for type {}", dtype_name(type));
   }
+}
+
+void quantize_activations(DType type, const float* src, void* dst, int64_t n) {
+  if (type == DType::Q8_0) return quantize_activations_q8_0(src, static_cast<BlockQ8_0*>(dst), n);
+  quantize_row(type, src, dst, n);
 }
 
 }  // namespace ts

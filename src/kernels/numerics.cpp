@@ -1,0 +1,20 @@
+#include "kernels/numerics.h"
+
+#include "kernels/cpu_features.h"
+#include "kernels/ref/numerics_ref.h"
+#include "kernels/x86/numerics_avx2.h"
+
+namespace ts {
+
+const NumericKernels& reference_numeric_kernels() {
+  static const NumericKernels k{ref::attn_dot, ref::attn_softmax, ref::attn_weighted_sum, ref::swiglu};
+  return k;
+}
+
+const NumericKernels& numeric_kernels() {
+  static const NumericKernels avx2{avx2::attn_dot, avx2::attn_softmax, avx2::attn_weighted_sum, avx2::swiglu};
+  static const bool use_avx2 = cpu_features().avx2 && !scalar_forced();
+  return use_avx2 ? avx2 : reference_numeric_kernels();
+}
+
+}  // namespace ts

@@ -1,0 +1,43 @@
+#pragma once
+// Attention inner loops (scores, softmax, weighted sum of values) and the SwiGLU activation with
+// the exact floating-point evaluation of llama.cpp's CPU backend (its exp polynomial included), so that logits agree bit for bit rather than
+// drifting apart through f16 and int8 rounding flips over 30 layers. The order of the f32 sums
+// depends on the batch: a single query row uses the plain vector dot (4 x 8-lane accumulators
+// over 32-element steps), several rows use the tiled matrix kernel (one 8-lane accumulator).
+#include <cstdint>
+
+namespace ts {
+
+enum class SumOrder {
+  kBatch,   // one 8-lane FMA accumulator, lanes summed (l, l+4), then (0+2) + (1+3)
+  kSingle,  // four 8-lane accumulators over 32-element steps, tail added in double
+};
+
+// The order llama.cpp uses for a batch of n_tokens query rows whose dot length is n.
+inline SumOrder sum_order_for(int64_t n_tokens, int64_t n) {
+  return n_tokens > 1 && n % 8 == 0 ? SumOrder::kBatch : SumOrder::kSingle;
+}
+
+struct NumericKernels {
+  // sum_i a[i] * b[i] over n values (both already rounded to f16 values).
+  float (*dot)(const float* a, const float* b, int64_t n, SumOrder order);
+  // x[0..n_valid) = softmax(x[0..n_valid)); exp is the polynomial llama.cpp uses, and the sum
+  // accumulates 8-value partial sums in double. n_valid >= 1.
+  void (*softmax)(float* x, int64_t n_valid);
+  // out[d] = sum_p w[p] * v[p * v_stride + d] for d < dim, p < n. (llama.cpp pads its KV view
+  // with zero weights; an FMA with a zero weight leaves the sum unchanged, so no padding here.)
+  void (*weighted_sum)(const float* w, const float* v, int64_t v_stride, int64_t n, int64_t dim, float* out,
+                       SumOrder order);
+  // gate[i] = gate[i] / (1 + exp(-gate[i])) * up[i]
+  void (*swiglu)(float* gate, const float* up, int64_t n);
+};
+
+// The fastest twin this CPU supports (TINYSERVE_ISA=scalar forces the reference).
+const NumericKernels& numeric_kernels();
+// Scalar reference: same results bit for bit, via std::fma.
+const NumericKernels& reference_numeric_kernels();
+
+// Largest dim weighted_sum supports (stack accumulators).
+constexpr int64_t kMaxAttentionDim = 512;
+
+}  // namespace ts

@@ -1,0 +1,113 @@
+#include "kernels/ref/numerics_ref.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace ts::ref {
+
+namespace {
+
+// (l, l+4) pairs, then (0+2) + (1+3): how an 8-lane register is summed.
+float reduce8_batch(const float* a) {
+  float t[4];
+  for (int l = 0; l < 4; ++l) t[l] = a[l + 4] + a[l];
+  return (t[0] + t[2]) + (t[1] + t[3]);
+}
+
+// Four 8-lane accumulators: (0+2), (1+3), then together, then halves, then pairwise adds.
+float reduce32_single(float acc[4][8]) {
+  float s[8];
+  for (int l = 0; l < 8; ++l) s[l] = (acc[0][l] + acc[2][l]) + (acc[1][l] + acc[3][l]);
+  float t[4];
+  for (int l = 0; l < 4; ++l) t[l] = s[l] + s[l + 4];
+  return (t[0] + t[1]) + (t[2] + t[3]);
+}
+
+float bits_to_float(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+uint32_t float_to_bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  return u;
+}
+
+}  // namespace
+
+float exp_poly(float x) {
+  // exp(x) = 2^n * e^b with n = round(x / ln 2), b = x - n ln 2 (ln 2 split in two parts), and
+  // e^b - 1 from a degree-5 polynomial; 2^n is built in the exponent bits.
+  const float shift = 0x1.8p23f;
+  const float z = std::fma(x, 0x1.715476p+0f, shift);
+  const float n = z - shift;
+  if (std::fabs(n) > 126.0f) return n > 0.0f ? INFINITY : 0.0f;
+  const float b = std::fma(-n, 0x1.7f7d1cp-20f, std::fma(-n, 0x1.62e4p-1f, x));
+  const float k = bits_to_float((float_to_bits(z) << 23) + float_to_bits(1.0f));
+  const float u = b * b;
+  const float j = std::fma(std::fma(std::fma(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u,
+                                    std::fma(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
+                           u, 0x1.ffffecp-1f * b);
+  return std::fma(j, k, k);
+}
+
+float attn_dot(const float* a, const float* b, int64_t n, SumOrder order) {
+  if (order == SumOrder::kBatch) {
+    float acc[8] = {};
+    for (int64_t i = 0; i < n; i += 8) {
+      for (int l = 0; l < 8; ++l) acc[l] = std::fma(a[i + l], b[i + l], acc[l]);
+    }
+    return reduce8_batch(acc);
+  }
+  float acc[4][8] = {};
+  const int64_t full = n / 32 * 32;
+  for (int64_t i = 0; i < full; i += 32) {
+    for (int j = 0; j < 4; ++j) {
+      for (int l = 0; l < 8; ++l) acc[j][l] = std::fma(a[i + 8 * j + l], b[i + 8 * j + l], acc[j][l]);
+    }
+  }
+  double sum = reduce32_single(acc);
+  for (int64_t i = full; i < n; ++i) sum += static_cast<double>(a[i] * b[i]);
+  return static_cast<float>(sum);
+}
+
+void attn_softmax(float* x, int64_t n_valid) {
+  const float max = *std::max_element(x, x + n_valid);
+  double sum = 0.0;
+  for (int64_t i = 0; i < n_valid; i += 8) {
+    float e[8] = {};
+    for (int l = 0; l < 8 && i + l < n_valid; ++l) {
+      e[l] = exp_poly(x[i + l] - max);
+      x[i + l] = e[l];
+    }
+    sum += static_cast<double>(reduce8_batch(e));
+  }
+  const auto scale = static_cast<float>(1.0 / sum);
+  for (int64_t i = 0; i < n_valid; ++i) x[i] *= scale;
+}
+
+void attn_weighted_sum(const float* w, const float* v, int64_t v_stride, int64_t n, int64_t dim, float* out,
+                       SumOrder order) {
+  for (int64_t d = 0; d < dim; ++d) {
+    if (order == SumOrder::kBatch) {
+      float acc[8] = {};
+      for (int64_t p = 0; p < n; ++p) acc[p % 8] = std::fma(w[p], v[p * v_stride + d], acc[p % 8]);
+      out[d] = reduce8_batch(acc);
+    } else {
+      float acc[4][8] = {};
+      for (int64_t p = 0; p < n; ++p) {
+        float& a = acc[(p % 32) / 8][p % 8];
+        a = std::fma(w[p], v[p * v_stride + d], a);
+      }
+      out[d] = reduce32_single(acc);
+    }
+  }
+}
+
+void swiglu(float* gate, const float* up, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) gate[i] = gate[i] / (1.0f + exp_poly(0.0f - gate[i])) * up[i];
+}
+
+}  // namespace ts::ref

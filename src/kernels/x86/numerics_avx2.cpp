@@ -1,0 +1,167 @@
+// AVX2 + FMA twins of kernels/ref/numerics_ref.cpp; every result is bit-identical to it.
+#include "kernels/x86/numerics_avx2.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "base/error.h"
+
+namespace ts::avx2 {
+
+namespace {
+
+float reduce8_batch(__m256 a) {
+  __m128 t = _mm_add_ps(_mm256_extractf128_ps(a, 1), _mm256_castps256_ps128(a));
+  t = _mm_add_ps(t, _mm_movehl_ps(t, t));
+  t = _mm_add_ss(t, _mm_movehdup_ps(t));
+  return _mm_cvtss_f32(t);
+}
+
+float reduce32_single(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
+  const __m256 s = _mm256_add_ps(_mm256_add_ps(a0, a2), _mm256_add_ps(a1, a3));
+  __m128 t = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+  t = _mm_hadd_ps(t, t);
+  t = _mm_hadd_ps(t, t);
+  return _mm_cvtss_f32(t);
+}
+
+// Lanes with |n| > 126 give 0 or +inf, as in the reference.
+__m256 exp_poly(__m256 x) {
+  const __m256 shift = _mm256_set1_ps(0x1.8p23f);
+  const __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), shift);
+  const __m256 n = _mm256_sub_ps(z, shift);
+  const __m256 b = _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.7f7d1cp-20f),
+                                    _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.62e4p-1f), x));
+  const __m256i e = _mm256_slli_epi32(_mm256_castps_si256(z), 23);
+  const __m256 k = _mm256_castsi256_ps(_mm256_add_epi32(e, _mm256_castps_si256(_mm256_set1_ps(1.0f))));
+  const __m256 u = _mm256_mul_ps(b, b);
+  const __m256 j = _mm256_fmadd_ps(
+      _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), b, _mm256_set1_ps(0x1.573e2ep-5f)), u,
+                      _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), b, _mm256_set1_ps(0x1.fffdb6p-2f))),
+      u, _mm256_mul_ps(_mm256_set1_ps(0x1.ffffecp-1f), b));
+  const __m256 r = _mm256_fmadd_ps(j, k, k);
+  const __m256 abs_n = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), n);
+  const __m256 out_of_range = _mm256_cmp_ps(abs_n, _mm256_set1_ps(126.0f), _CMP_GT_OQ);
+  // NaN n (x = -inf) compares false above; treat it as out of range too.
+  const __m256 nan = _mm256_cmp_ps(n, n, _CMP_UNORD_Q);
+  const __m256 special = _mm256_or_ps(out_of_range, nan);
+  const __m256 inf_or_zero = _mm256_and_ps(_mm256_cmp_ps(n, _mm256_setzero_ps(), _CMP_GT_OQ),
+                                           _mm256_set1_ps(INFINITY));
+  return _mm256_blendv_ps(r, inf_or_zero, special);
+}
+
+}  // namespace
+
+float attn_dot(const float* a, const float* b, int64_t n, SumOrder order) {
+  if (order == SumOrder::kBatch) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
+    return reduce8_batch(acc);
+  }
+  __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+  const int64_t full = n / 32 * 32;
+  for (int64_t i = 0; i < full; i += 32) {
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+    s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
+    s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
+  }
+  double sum = reduce32_single(s0, s1, s2, s3);
+  for (int64_t i = full; i < n; ++i) sum += static_cast<double>(a[i] * b[i]);
+  return static_cast<float>(sum);
+}
+
+void attn_softmax(float* x, int64_t n_valid) {
+  const float max = *std::max_element(x, x + n_valid);
+  const __m256 vmax = _mm256_set1_ps(max);
+  double sum = 0.0;
+  int64_t i = 0;
+  for (; i + 8 <= n_valid; i += 8) {
+    const __m256 e = exp_poly(_mm256_sub_ps(_mm256_loadu_ps(x + i), vmax));
+    _mm256_storeu_ps(x + i, e);
+    sum += static_cast<double>(reduce8_batch(e));
+  }
+  if (i < n_valid) {
+    alignas(32) float tail[8];
+    for (int l = 0; l < 8; ++l) tail[l] = i + l < n_valid ? x[i + l] : -1e30f;  // masked: exp -> 0
+    const __m256 e = exp_poly(_mm256_sub_ps(_mm256_load_ps(tail), vmax));
+    _mm256_store_ps(tail, e);
+    for (int l = 0; i + l < n_valid; ++l) x[i + l] = tail[l];
+    sum += static_cast<double>(reduce8_batch(e));
+  }
+  const __m256 scale = _mm256_set1_ps(static_cast<float>(1.0 / sum));
+  i = 0;
+  for (; i + 8 <= n_valid; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), scale));
+  for (; i < n_valid; ++i) x[i] *= _mm256_cvtss_f32(scale);
+}
+
+void attn_weighted_sum(const float* w, const float* v, int64_t v_stride, int64_t n, int64_t dim, float* out,
+                       SumOrder order) {
+  if (dim > kMaxAttentionDim) fail("attention: head size {} exceeds {}", dim, kMaxAttentionDim);
+  const int64_t dim8 = dim / 8 * 8;
+  alignas(32) float tail_out[8];
+  // Columns are done 8 at a time; the last partial group goes through a padded copy of v.
+  for (int64_t d = 0; d < dim; d += 8) {
+    const bool partial = d >= dim8;
+    auto load_v = [&](int64_t p) {
+      if (!partial) return _mm256_loadu_ps(v + p * v_stride + d);
+      alignas(32) float tmp[8] = {};
+      for (int64_t l = 0; d + l < dim; ++l) tmp[l] = v[p * v_stride + d + l];
+      return _mm256_load_ps(tmp);
+    };
+    __m256 result;
+    if (order == SumOrder::kBatch) {
+      __m256 acc[8];
+      for (auto& a : acc) a = _mm256_setzero_ps();
+      for (int64_t p = 0; p < n; ++p) acc[p % 8] = _mm256_fmadd_ps(_mm256_set1_ps(w[p]), load_v(p), acc[p % 8]);
+      // Per column: lanes (l, l+4) of the position accumulator, then (0+2) + (1+3).
+      const __m256 t0 = _mm256_add_ps(acc[4], acc[0]), t1 = _mm256_add_ps(acc[5], acc[1]);
+      const __m256 t2 = _mm256_add_ps(acc[6], acc[2]), t3 = _mm256_add_ps(acc[7], acc[3]);
+      result = _mm256_add_ps(_mm256_add_ps(t0, t2), _mm256_add_ps(t1, t3));
+    } else {
+      __m256 acc[32];
+      for (auto& a : acc) a = _mm256_setzero_ps();
+      for (int64_t p = 0; p < n; ++p) acc[p % 32] = _mm256_fmadd_ps(_mm256_set1_ps(w[p]), load_v(p), acc[p % 32]);
+      // acc[8j + l] is lane l of accumulator j in the reference.
+      __m256 s[8];
+      for (int l = 0; l < 8; ++l) {
+        s[l] = _mm256_add_ps(_mm256_add_ps(acc[l], acc[16 + l]), _mm256_add_ps(acc[8 + l], acc[24 + l]));
+      }
+      __m256 t[4];
+      for (int l = 0; l < 4; ++l) t[l] = _mm256_add_ps(s[l], s[l + 4]);
+      result = _mm256_add_ps(_mm256_add_ps(t[0], t[1]), _mm256_add_ps(t[2], t[3]));
+    }
+    if (!partial) {
+      _mm256_storeu_ps(out + d, result);
+    } else {
+      _mm256_store_ps(tail_out, result);
+      for (int64_t l = 0; d + l < dim; ++l) out[d + l] = tail_out[l];
+    }
+  }
+}
+
+void swiglu(float* gate, const float* up, int64_t n) {
+  int64_t i = 0;
+  const __m256 one = _mm256_set1_ps(1.0f);
+  for (; i + 8 <= n; i += 8) {
+    const __m256 x = _mm256_loadu_ps(gate + i);
+    const __m256 e = exp_poly(_mm256_sub_ps(_mm256_setzero_ps(), x));
+    const __m256 silu = _mm256_div_ps(x, _mm256_add_ps(one, e));
+    _mm256_storeu_ps(gate + i, _mm256_mul_ps(silu, _mm256_loadu_ps(up + i)));
+  }
+  if (i < n) {
+    alignas(32) float g[8] = {}, u[8] = {};
+    for (int64_t l = 0; i + l < n; ++l) {
+      g[l] = gate[i + l];
+      u[l] = up[i + l];
+    }
+    const __m256 x = _mm256_load_ps(g);
+    const __m256 e = exp_poly(_mm256_sub_ps(_mm256_setzero_ps(), x));
+    _mm256_store_ps(g, _mm256_mul_ps(_mm256_div_ps(x, _mm256_add_ps(one, e)), _mm256_load_ps(u)));
+    for (int64_t l = 0; i + l < n; ++l) gate[i + l] = g[l];
+  }
+}
+
+}  // namespace ts::avx2

@@ -1,0 +1,12 @@
+#pragma once
+#include <cstdint>
+
+#include "kernels/numerics.h"
+
+namespace ts::avx2 {
+float attn_dot(const float* a, const float* b, int64_t n, SumOrder order);
+void attn_softmax(float* x, int64_t n_valid);
+void attn_weighted_sum(const float* w, const float* v, int64_t v_stride, int64_t n, int64_t dim, float* out,
+                       SumOrder order);
+void swiglu(float* gate, const float* up, int64_t n);
+}  // namespace ts::avx2

@@ -1,0 +1,98 @@
+// The attention/activation kernels: the fast twin must equal the scalar reference bit for bit
+// (both reproduce llama.cpp's evaluation order), and the exp polynomial must be an accurate exp.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "base/fp16.h"
+#include "kernels/numerics.h"
+#include "kernels/ref/numerics_ref.h"
+
+namespace ts {
+namespace {
+
+// Named bound: the polynomial's error against exp, relative.
+constexpr double kExpPolyRelError = 3e-7;
+
+std::vector<float> f16_values(int64_t n, float scale, std::mt19937& rng) {
+  std::normal_distribution<float> d(0.0f, scale);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (auto& x : v) x = fp16_to_f32(f32_to_fp16(d(rng)));
+  return v;
+}
+
+bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+
+TEST(Numerics, ExpPolyIsAccurate) {
+  for (float x = -87.0f; x <= 80.0f; x += 0.0137f) {
+    const double want = std::exp(static_cast<double>(x));
+    EXPECT_NEAR(static_cast<double>(ref::exp_poly(x)) / want, 1.0, kExpPolyRelError) << x;
+  }
+  EXPECT_EQ(ref::exp_poly(-200.0f), 0.0f);
+  EXPECT_EQ(ref::exp_poly(-INFINITY), 0.0f);
+  EXPECT_TRUE(std::isinf(ref::exp_poly(200.0f)));
+  EXPECT_EQ(ref::exp_poly(0.0f), 1.0f);
+}
+
+TEST(Numerics, FastTwinEqualsReferenceBitForBit) {
+  const NumericKernels& fast = numeric_kernels();
+  const NumericKernels& slow = reference_numeric_kernels();
+  std::mt19937 rng(7);
+  for (int64_t n : {8, 32, 40, 64, 80, 128, 256}) {
+    const auto a = f16_values(n, 1.0f, rng), b = f16_values(n, 2.0f, rng);
+    for (SumOrder o : {SumOrder::kBatch, SumOrder::kSingle}) {
+      if (o == SumOrder::kBatch && n % 8 != 0) continue;
+      EXPECT_TRUE(same_bits(fast.dot(a.data(), b.data(), n, o), slow.dot(a.data(), b.data(), n, o))) << n;
+    }
+  }
+  for (int64_t n : {1, 5, 8, 9, 31, 200, 513}) {
+    auto x = f16_values(n, 4.0f, rng);
+    if (n > 3) x[2] = -1e4f;  // far below the max: exp underflows to 0
+    auto y = x;
+    fast.softmax(x.data(), n);
+    slow.softmax(y.data(), n);
+    for (int64_t i = 0; i < n; ++i) EXPECT_TRUE(same_bits(x[i], y[i])) << n << " " << i;
+    double sum = 0.0;
+    for (float v : x) sum += static_cast<double>(v);
+    EXPECT_NEAR(sum, 1.0, 1e-5);
+  }
+  for (int64_t dim : {8, 12, 64, 100}) {
+    for (int64_t n : {1, 7, 33, 100}) {
+      const int64_t stride = dim + 3;
+      const auto w = f16_values(n, 0.1f, rng), v = f16_values(n * stride, 1.0f, rng);
+      for (SumOrder o : {SumOrder::kBatch, SumOrder::kSingle}) {
+        std::vector<float> o1(static_cast<size_t>(dim)), o2(static_cast<size_t>(dim));
+        fast.weighted_sum(w.data(), v.data(), stride, n, dim, o1.data(), o);
+        slow.weighted_sum(w.data(), v.data(), stride, n, dim, o2.data(), o);
+        for (int64_t d = 0; d < dim; ++d) {
+          EXPECT_TRUE(same_bits(o1[d], o2[d])) << dim << " " << n;
+          double want = 0.0;
+          for (int64_t p = 0; p < n; ++p) want += static_cast<double>(w[p]) * static_cast<double>(v[p * stride + d]);
+          EXPECT_NEAR(static_cast<double>(o1[d]), want, 1e-5);
+        }
+      }
+    }
+  }
+  for (int64_t n : {1, 8, 13, 1536}) {
+    auto g = f16_values(n, 3.0f, rng);
+    const auto u = f16_values(n, 1.0f, rng);
+    g[0] = -100.0f;  // exp overflow branch: silu -> -0
+    if (n > 1) g[1] = 100.0f;
+    auto h = g;
+    fast.swiglu(g.data(), u.data(), n);
+    slow.swiglu(h.data(), u.data(), n);
+    for (int64_t i = 0; i < n; ++i) EXPECT_TRUE(same_bits(g[i], h[i])) << n << " " << i;
+  }
+}
+
+TEST(Numerics, SumOrderFollowsBatchAndLength) {
+  EXPECT_EQ(sum_order_for(1, 64), SumOrder::kSingle);
+  EXPECT_EQ(sum_order_for(2, 64), SumOrder::kBatch);
+  EXPECT_EQ(sum_order_for(5, 60), SumOrder::kSingle);
+}
+
+}  // namespace
+}  // namespace ts
