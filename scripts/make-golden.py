@@ -1,12 +1,17 @@
 #!/usr/bin/env python3
-"""Record llama.cpp's behaviour on SmolLM2-135M-Instruct Q4_1 as small committed fixtures.
+"""Record llama.cpp's behaviour on our test models as small committed fixtures.
 
-Tooling only (llama-cpp-python is the oracle); the C++ tests compare against its output:
+Tooling only (llama-cpp-python is the oracle); the C++ tests compare against its output.
+SmolLM2-135M-Instruct Q4_1 (tests/fixtures/smollm2_q4_1/):
   greedy.json  - 8 prompts, llama.cpp's greedy continuations (32 tokens)
   ppl.json     - perplexity of tests/fixtures/public_domain_text.txt at ctx 512, computed the way
                  llama.cpp's perplexity tool does, plus the top-k next-token log-probabilities at
                  every scored position (for KL divergence and same-top checks).
+TinyLlama-shaped random-weight models from `tinyserve synth --seed 1` (Q8_0 and Q4_0;
+tests/fixtures/synth_tinyllama_<type>/ppl.json): the same over the first 2 chunks, top-16.
+The tests regenerate the synth models with the same seed, so the weights match.
 """
+import subprocess
 import argparse
 import json
 import math
@@ -36,8 +41,67 @@ def main():
     ap.add_argument("--ctx", type=int, default=512)
     ap.add_argument("--top-k", type=int, default=8)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--what", choices=["smollm2", "synth", "all"], default="all")
+    ap.add_argument("--tinyserve", default="build/bin/tinyserve", help="binary used to make the synth models")
     args = ap.parse_args()
+    if args.what in ("synth", "all"):
+        synth_fixtures(args)
+    if args.what in ("smollm2", "all"):
+        smollm2_fixtures(args)
 
+
+def record_distributions(llm, text, n_ctx, max_chunks, top_k):
+    """llama.cpp perplexity tool's method; returns (ppl, positions with top-k log-probs)."""
+    add_bos = llm.metadata.get("tokenizer.ggml.add_bos_token", "false") == "true"
+    tokens = llm.tokenize(text.encode(), add_bos=add_bos, special=False)
+    n_chunk = min(len(tokens) // n_ctx, max_chunks)
+    first = n_ctx // 2
+    nll, count = 0.0, 0
+    positions = []
+    for c in range(n_chunk):
+        chunk = list(tokens[c * n_ctx:(c + 1) * n_ctx])
+        if add_bos:
+            chunk[0] = llm.token_bos()
+        llm.reset()
+        llm.eval(chunk)
+        logits = np.array(llm.scores[:n_ctx], dtype=np.float64)
+        for j in range(first, n_ctx - 1):
+            row = logits[j]
+            m = row.max()
+            lse = m + math.log(np.exp(row - m).sum())
+            logp = row - lse
+            target = tokens[c * n_ctx + j + 1]
+            nll -= logp[target]
+            count += 1
+            top = np.argsort(-logp)[:top_k]
+            positions.append({"t": int(target), "ids": [int(i) for i in top],
+                              "lp": [round(float(logp[i]), 5) for i in top]})
+        print(f"ppl chunk {c + 1}/{n_chunk}: {math.exp(nll / count):.4f}", file=sys.stderr)
+    return math.exp(nll / count), n_chunk, count, positions
+
+
+def synth_fixtures(args):
+    import llama_cpp
+    cache = os.environ.get("TINYSERVE_MODELS", os.path.expanduser("~/.cache/tinyserve"))
+    text = open(args.text, encoding="utf-8").read()
+    for qtype in ("q8_0", "q4_0"):
+        path = os.path.join(cache, f"synth-tinyllama-1.1b-{qtype}-seed1.gguf")
+        if not os.path.exists(path):
+            subprocess.run([args.tinyserve, "synth", "--preset", "tinyllama-1.1b", "--type", qtype, "--seed", "1",
+                            "-o", path], check=True)
+        llm = llama_cpp.Llama(model_path=path, n_ctx=args.ctx, n_batch=args.ctx, n_threads=args.threads,
+                              logits_all=True, verbose=False)
+        ppl, n_chunk, count, positions = record_distributions(llm, text, args.ctx, 2, 16)
+        out = f"tests/fixtures/synth_tinyllama_{qtype}"
+        os.makedirs(out, exist_ok=True)
+        with open(os.path.join(out, "ppl.json"), "w") as f:
+            json.dump({"model": f"tinyserve synth --preset tinyllama-1.1b --type {qtype} --seed 1",
+                       "oracle": f"llama-cpp-python {llama_cpp.__version__}", "ctx": args.ctx, "chunks": n_chunk,
+                       "ppl": ppl, "scored": count, "top_k": 16, "positions": positions}, f, separators=(",", ":"))
+        print(f"{qtype}: PPL = {ppl:.6f}", file=sys.stderr)
+
+
+def smollm2_fixtures(args):
     import llama_cpp  # imported late so --help works without it
 
     os.makedirs(args.out, exist_ok=True)
@@ -62,36 +126,13 @@ def main():
                    "cases": greedy}, f, indent=1)
 
     text = open(args.text, encoding="utf-8").read()
-    tokens = llm.tokenize(text.encode(), add_bos=add_bos, special=False)
+    ppl, n_chunk, count, positions = record_distributions(llm, text, args.ctx, 1 << 30, args.top_k)
     n_ctx = args.ctx
-    n_chunk = len(tokens) // n_ctx
-    first = n_ctx // 2
-    nll, count = 0.0, 0
-    positions = []
-    for c in range(n_chunk):
-        chunk = list(tokens[c * n_ctx:(c + 1) * n_ctx])
-        if add_bos:
-            chunk[0] = llm.token_bos()
-        llm.reset()
-        llm.eval(chunk)
-        logits = np.array(llm.scores[:n_ctx], dtype=np.float64)
-        for j in range(first, n_ctx - 1):
-            row = logits[j]
-            m = row.max()
-            lse = m + math.log(np.exp(row - m).sum())
-            logp = row - lse
-            target = tokens[c * n_ctx + j + 1]
-            nll -= logp[target]
-            count += 1
-            top = np.argsort(-logp)[:args.top_k]
-            positions.append({"t": int(target), "ids": [int(i) for i in top],
-                              "lp": [round(float(logp[i]), 5) for i in top]})
-        print(f"ppl chunk {c + 1}/{n_chunk}: {math.exp(nll / count):.4f}", file=sys.stderr)
     with open(os.path.join(args.out, "ppl.json"), "w") as f:
         json.dump({"model": os.path.basename(args.model), "oracle": f"llama-cpp-python {llama_cpp.__version__}",
-                   "ctx": n_ctx, "chunks": n_chunk, "ppl": math.exp(nll / count), "scored": count,
+                   "ctx": n_ctx, "chunks": n_chunk, "ppl": ppl, "scored": count,
                    "top_k": args.top_k, "positions": positions}, f, separators=(",", ":"))
-    print(f"PPL = {math.exp(nll / count):.6f}", file=sys.stderr)
+    print(f"PPL = {ppl:.6f}", file=sys.stderr)
 
 
 if __name__ == "__main__":

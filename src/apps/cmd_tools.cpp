@@ -1,5 +1,8 @@
 // `tokenize` (llama-tokenize conventions) and `inspect`.
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -10,6 +13,7 @@
 #include "apps/common.h"
 #include "base/error.h"
 #include "model/config.h"
+#include "quant/quantize.h"
 
 namespace ts {
 
@@ -101,6 +105,58 @@ void inspect_command(const std::string& path, bool json) {
   }
 }
 
+// Compares the tensors of two GGUF files: byte-identical data, or else the difference of the
+// dequantized values. Exit status 1 when any tensor is missing or differs.
+int diff_command(const std::string& path_a, const std::string& path_b) {
+  auto a = gguf::GgufFile::open(path_a);
+  auto b = gguf::GgufFile::open(path_b);
+  int identical = 0, differ = 0, missing = 0;
+  std::vector<float> ra, rb;
+  for (const auto& ta : a->tensors()) {
+    const gguf::TensorInfo* tb = b->find_tensor(ta.name);
+    if (tb == nullptr || tb->dims != ta.dims) {
+      std::printf("  %-32s %s\n", ta.name.c_str(), tb == nullptr ? "missing in second file" : "shape differs");
+      ++missing;
+      continue;
+    }
+    if (tb->type == ta.type && tb->n_bytes == ta.n_bytes && std::memcmp(ta.data, tb->data, ta.n_bytes) == 0) {
+      ++identical;
+      continue;
+    }
+    ++differ;
+    const int64_t cols = ta.dims[0], rows = ta.rows();
+    ra.resize(static_cast<size_t>(cols));
+    rb.resize(static_cast<size_t>(cols));
+    double max_abs = 0.0, err2 = 0.0, ref2 = 0.0;
+    int64_t rows_differing = 0;
+    for (int64_t r = 0; r < rows; ++r) {
+      dequantize_row(ta.type, ta.data + static_cast<size_t>(r) * (ta.n_bytes / static_cast<uint64_t>(rows)), ra.data(), cols);
+      dequantize_row(tb->type, tb->data + static_cast<size_t>(r) * (tb->n_bytes / static_cast<uint64_t>(rows)), rb.data(), cols);
+      bool row_differs = false;
+      for (int64_t i = 0; i < cols; ++i) {
+        const double d = static_cast<double>(ra[i]) - static_cast<double>(rb[i]);
+        row_differs |= d != 0.0;
+        max_abs = std::max(max_abs, std::fabs(d));
+        err2 += d * d;
+        ref2 += static_cast<double>(ra[i]) * static_cast<double>(ra[i]);
+      }
+      rows_differing += row_differs ? 1 : 0;
+    }
+    std::printf("  %-32s %s vs %s: %lld of %lld rows differ, max |diff| %.3g, relative RMS %.3g\n", ta.name.c_str(),
+                std::string(dtype_name(ta.type)).c_str(), std::string(dtype_name(tb->type)).c_str(),
+                static_cast<long long>(rows_differing), static_cast<long long>(rows), max_abs,
+                ref2 > 0.0 ? std::sqrt(err2 / ref2) : 0.0);
+  }
+  for (const auto& tb : b->tensors()) {
+    if (a->find_tensor(tb.name) == nullptr) {
+      std::printf("  %-32s missing in first file\n", tb.name.c_str());
+      ++missing;
+    }
+  }
+  std::printf("tensors: %d byte-identical, %d differ, %d missing or reshaped\n", identical, differ, missing);
+  return differ + missing == 0 ? 0 : 1;
+}
+
 // Writes each tapped tensor as raw little-endian f32 plus a line in index.tsv
 // (file, rows, cols), named like llama.cpp's graph tensors ("Qcur-3") for side-by-side diffs.
 class DumpTap final : public TensorTap {
@@ -156,7 +212,7 @@ void add_tool_commands(CLI::App& app) {
   tok->callback([f] { tokenize_command(*f); });
 
   struct InspectFlags {
-    std::string path, activations, prompt;
+    std::string path, activations, prompt, diff;
     std::vector<int32_t> token_ids;
     bool json = false;
     int threads = 0;
@@ -170,9 +226,14 @@ void add_tool_commands(CLI::App& app) {
   ins->add_option("-p,--prompt", i->prompt, "Prompt for --activations");
   ins->add_option("--token-ids", i->token_ids, "Token ids for --activations instead of a prompt (e.g. 1,2,3)")
       ->delimiter(',');
+  ins->add_option("--diff", i->diff,
+                  "Compare every tensor with this second GGUF file (byte-identical, or dequantized difference)")
+      ->check(CLI::ExistingFile);
   add_threads_flag(ins, i->threads);
   ins->callback([i] {
-    if (i->activations.empty()) {
+    if (!i->diff.empty()) {
+      if (diff_command(i->path, i->diff) != 0) throw CLI::RuntimeError(1);
+    } else if (i->activations.empty()) {
       if (!i->prompt.empty() || !i->token_ids.empty()) fail("--prompt and --token-ids are only used with --activations");
       inspect_command(i->path, i->json);
     } else {

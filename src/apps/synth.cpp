@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/fp16.h"
 #include "formats/gguf/gguf_reader.h"
 #include "formats/gguf/gguf_writer.h"
 #include "quant/quantize.h"
@@ -49,7 +50,9 @@ std::vector<uint8_t> random_matrix(Normal& normal, int64_t rows, int64_t cols, D
   std::vector<float> row(static_cast<size_t>(cols));  // [cols]
   const size_t stride = row_bytes(type, static_cast<uint64_t>(cols));
   for (int64_t r = 0; r < rows; ++r) {
-    for (auto& x : row) x = normal.next() * stddev;
+    // The weights are defined as f16 values whatever the output type, so a Q8_0/Q4_0 file equals
+    // what any GGUF quantizer makes of the f16 file with the same seed.
+    for (auto& x : row) x = fp16_to_f32(f32_to_fp16(normal.next() * stddev));
     quantize_row(type, row.data(), out.data() + static_cast<size_t>(r) * stride, cols);
   }
   return out;

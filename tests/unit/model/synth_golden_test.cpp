@@ -1,0 +1,38 @@
+// TinyLlama-shaped random-weight models (Q8_0, Q4_0) against llama.cpp's distributions on the
+// same files: the test regenerates each model with the fixture's seed (about a minute each).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "apps/common.h"
+#include "apps/synth.h"
+#include "fixture_compare.h"
+
+namespace ts {
+namespace {
+
+class SynthGolden : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(SynthGolden, DistributionsMatchLlamaCpp) {
+  const std::string type = GetParam();
+  const auto ref = test::read_fixture("synth_tinyllama_" + type + "/ppl.json");
+  const auto dir = std::filesystem::temp_directory_path() / "tinyserve-test-synth";
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / ("tinyllama-" + type + ".gguf")).string();
+  write_synth_model(synth_preset("tinyllama-1.1b"), dtype_from_name(type).value(),
+                    std::string(TS_SHARED_DIR) + "/testdata/vocab/ggml-vocab-llama-spm.gguf", 1, path);
+  {
+    LoadedModel m = load_everything(path, 2, ref["ctx"].get<int64_t>());
+    const test::FixtureComparison r = test::compare_with_fixture(m, ref);
+    // The bounds. Random weights leave near-ties, which is why same-top is not ~100%
+    // between two faithful implementations; a wrong op moves both numbers far.
+    EXPECT_LE(r.mean_kl, 0.005);
+    EXPECT_GE(r.same_top, 0.85);
+  }
+  std::filesystem::remove(path);
+}
+
+INSTANTIATE_TEST_SUITE_P(TinyLlama, SynthGolden, ::testing::Values("q8_0", "q4_0"));
+
+}  // namespace
+}  // namespace ts
