@@ -65,7 +65,10 @@ PositionKl compare_position(const float* logits, int64_t n_vocab, const uint16_t
   const double log_sum_exp = std::log(sum_exp);
   double kl = 0.0, base_max = -1e300;
   int64_t base_top = 0;
+  // Entries stored as 0 lie at or below the 16-nat floor; their true log-probabilities are
+  // unknown, so they are left out of the sum, as llama.cpp's perplexity tool does.
   for (int64_t i = 0; i < n_vocab; ++i) {
+    if (q[i] == 0) continue;
     const double base_lp = static_cast<double>(scale) * q[i] + static_cast<double>(min_log_prob);
     const double our_lp = static_cast<double>(logits[i] - max_logit) - log_sum_exp;
     kl += std::exp(base_lp) * (base_lp - our_lp);
