@@ -8,6 +8,8 @@
 #include <fstream>
 #include <string>
 
+#include <unistd.h>
+
 namespace {
 
 struct Result {
@@ -31,7 +33,8 @@ const std::string kVocab = std::string(TS_SHARED_DIR) + "/testdata/vocab/ggml-vo
 class Cli : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    model_ = (std::filesystem::temp_directory_path() / "ts_cli_tiny.gguf").string();
+    // ctest runs each case in its own process, concurrently: one file per process.
+    model_ = (std::filesystem::temp_directory_path() / ("ts_cli_tiny_" + std::to_string(getpid()) + ".gguf")).string();
     const Result r = run("synth --preset tiny --type q8_0 -o " + model_ + " --seed 3");
     ASSERT_EQ(r.status, 0) << r.output;
   }
@@ -65,7 +68,7 @@ TEST_F(Cli, BadFlagsAreNamed) {
 }
 
 TEST_F(Cli, MalformedModelFileIsRejected) {
-  const std::string bad = (std::filesystem::temp_directory_path() / "ts_bad.gguf").string();
+  const std::string bad = (std::filesystem::temp_directory_path() / ("ts_bad_" + std::to_string(getpid()) + ".gguf")).string();
   std::ofstream(bad) << "GGUF garbage";
   const Result r = run("run -m " + bad + " -p hi");
   EXPECT_EQ(r.status, 1);

@@ -2,6 +2,8 @@
 // same files: the test regenerates each model with the fixture's seed (about a minute each).
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <filesystem>
 
 #include "apps/common.h"
@@ -18,7 +20,7 @@ TEST_P(SynthGolden, DistributionsMatchLlamaCpp) {
   const auto ref = test::read_fixture("synth_tinyllama_" + type + "/ppl.json");
   const auto dir = std::filesystem::temp_directory_path() / "tinyserve-test-synth";
   std::filesystem::create_directories(dir);
-  const std::string path = (dir / ("tinyllama-" + type + ".gguf")).string();
+  const std::string path = (dir / ("tinyllama-" + type + "-" + std::to_string(getpid()) + ".gguf")).string();
   write_synth_model(synth_preset("tinyllama-1.1b"), dtype_from_name(type).value(),
                     std::string(TS_SHARED_DIR) + "/testdata/vocab/ggml-vocab-llama-spm.gguf", 1, path);
   {
