@@ -20,6 +20,8 @@ import sys
 
 import numpy as np
 
+from llamacpp_chunks import chunk_logits, tokenize_text
+
 MAGIC = b"_logits_"
 
 
@@ -76,22 +78,16 @@ def check_kl_files(args):
     llm = llama_cpp.Llama(model_path=args.model, n_ctx=args.ctx, n_batch=args.ctx, n_threads=args.threads,
                           logits_all=True, verbose=False)
     text = open(args.text, encoding="utf-8").read()
-    add_bos = llm.metadata.get("tokenizer.ggml.add_bos_token", "false") == "true"
-    tokens = llm.tokenize(text.encode(), add_bos=add_bos, special=False)
-    n_ctx, n_chunk, first = args.ctx, min(len(tokens) // args.ctx, args.chunks), args.ctx // 2
+    n_ctx, first = args.ctx, args.ctx // 2
+    tokens = tokenize_text(llm, text)
+    n_chunk = min(len(tokens) // n_ctx, args.chunks)
     n_vocab = llm.n_vocab()
     theirs = os.path.join(args.workdir, "llamacpp.kld")
     logits_by_chunk = []
     with open(theirs, "wb") as f:
         f.write(MAGIC + struct.pack("<Iii", n_ctx, n_vocab, n_chunk))
         f.write(np.array(tokens[:n_ctx * n_chunk], dtype=np.int32).tobytes())
-        for c in range(n_chunk):
-            chunk = list(tokens[c * n_ctx:(c + 1) * n_ctx])
-            if add_bos:
-                chunk[0] = llm.token_bos()
-            llm.reset()
-            llm.eval(chunk)
-            lg = np.array(llm.scores[:n_ctx], dtype=np.float32)
+        for _, lg in chunk_logits(llm, tokens, n_ctx, n_chunk):
             logits_by_chunk.append(lg)
             for j in range(first, n_ctx - 1):
                 f.write(pack(lg[j]))

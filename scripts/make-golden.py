@@ -20,6 +20,8 @@ import sys
 
 import numpy as np
 
+from llamacpp_chunks import adds_bos, chunk_logits, tokenize_text
+
 PROMPTS = [
     "The capital of France is",
     "Once upon a time, in a small village by the sea,",
@@ -51,22 +53,15 @@ def main():
 
 
 def record_distributions(llm, text, n_ctx, max_chunks, top_k):
-    """llama.cpp perplexity tool's method; returns (ppl, positions with top-k log-probs)."""
-    add_bos = llm.metadata.get("tokenizer.ggml.add_bos_token", "false") == "true"
-    tokens = llm.tokenize(text.encode(), add_bos=add_bos, special=False)
+    """llama.cpp perplexity tool's method; returns (ppl, chunks, count, positions with top-k log-probs)."""
+    tokens = tokenize_text(llm, text)
     n_chunk = min(len(tokens) // n_ctx, max_chunks)
     first = n_ctx // 2
     nll, count = 0.0, 0
     positions = []
-    for c in range(n_chunk):
-        chunk = list(tokens[c * n_ctx:(c + 1) * n_ctx])
-        if add_bos:
-            chunk[0] = llm.token_bos()
-        llm.reset()
-        llm.eval(chunk)
-        logits = np.array(llm.scores[:n_ctx], dtype=np.float64)
+    for c, logits in chunk_logits(llm, tokens, n_ctx, n_chunk):
         for j in range(first, n_ctx - 1):
-            row = logits[j]
+            row = logits[j].astype(np.float64)
             m = row.max()
             lse = m + math.log(np.exp(row - m).sum())
             logp = row - lse
@@ -107,7 +102,7 @@ def smollm2_fixtures(args):
     os.makedirs(args.out, exist_ok=True)
     llm = llama_cpp.Llama(model_path=args.model, n_ctx=args.ctx, n_batch=args.ctx, n_threads=args.threads,
                           logits_all=True, verbose=False)
-    add_bos = llm.metadata.get("tokenizer.ggml.add_bos_token", "false") == "true"
+    add_bos = adds_bos(llm)
 
     greedy = []
     for p in PROMPTS:
