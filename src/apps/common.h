@@ -31,5 +31,6 @@ void add_generate_commands(CLI::App& app);
 void add_tool_commands(CLI::App& app);
 void add_perplexity_command(CLI::App& app);
 void add_synth_command(CLI::App& app);
+void add_bench_commands(CLI::App& app);
 
 }  // namespace ts

@@ -47,13 +47,35 @@ int ThreadPool::default_num_threads() {
   return n > 0 ? static_cast<int>(n) : 1;
 }
 
-void ThreadPool::parallel_for(size_t n, RangeFn fn) {
-  if (num_threads_ == 1 || n < 2) {
-    if (n > 0) fn(0, n, 0);
+void ThreadPool::parallel_for(size_t n, RangeFn fn) { run(n, 0, fn); }
+
+void ThreadPool::parallel_for_dynamic(size_t n, size_t chunk, RangeFn fn) { run(n, chunk == 0 ? 1 : chunk, fn); }
+
+void ThreadPool::run_part(int index) {
+  if (job_chunk_ == 0) {
+    run_share(job_size_, index, num_threads_, *job_);
+    return;
+  }
+  for (;;) {
+    const size_t begin = next_chunk_.fetch_add(job_chunk_, std::memory_order_relaxed);
+    if (begin >= job_size_) return;
+    (*job_)(begin, std::min(job_size_, begin + job_chunk_), index);
+  }
+}
+
+void ThreadPool::run(size_t n, size_t chunk, const RangeFn& fn) {
+  if (num_threads_ == 1 || n < 2 || (chunk != 0 && chunk >= n)) {
+    if (chunk == 0) {
+      if (n > 0) fn(0, n, 0);
+    } else {
+      for (size_t b = 0; b < n; b += chunk) fn(b, std::min(n, b + chunk), 0);
+    }
     return;
   }
   job_ = &fn;
   job_size_ = n;
+  job_chunk_ = chunk;
+  next_chunk_.store(0, std::memory_order_relaxed);
   pending_.store(num_threads_ - 1, std::memory_order_relaxed);
   {
     // The lock orders the publication against a worker that is about to sleep.
@@ -61,7 +83,7 @@ void ThreadPool::parallel_for(size_t n, RangeFn fn) {
     generation_.fetch_add(1, std::memory_order_release);
   }
   start_cv_.notify_all();
-  run_share(n, 0, num_threads_, fn);
+  run_part(0);
   int spins = 0;
   while (pending_.load(std::memory_order_acquire) != 0) {
     if (++spins < kSpinIterations) {
@@ -87,7 +109,7 @@ void ThreadPool::worker_loop(int index) {
     }
     if (stopping_.load()) return;
     seen = generation_.load(std::memory_order_acquire);
-    run_share(job_size_, index, num_threads_, *job_);
+    run_part(index);
     pending_.fetch_sub(1, std::memory_order_acq_rel);
   }
 }

@@ -36,12 +36,20 @@ class ThreadPool {
   int num_threads() const { return num_threads_; }
 
   // Calls fn(begin, end, thread_index) on disjoint ranges covering [0, n); blocks until done.
+  // Static split: one contiguous range per thread.
   void parallel_for(size_t n, RangeFn fn);
+
+  // Same contract, but threads take chunks of `chunk` indices from a shared counter until none
+  // are left, so a thread that runs slower (a busier memory channel, a late wake-up) simply
+  // takes fewer chunks. fn may be called several times per thread.
+  void parallel_for_dynamic(size_t n, size_t chunk, RangeFn fn);
 
   static int default_num_threads();
 
  private:
   void worker_loop(int index);
+  void run(size_t n, size_t chunk, const RangeFn& fn);
+  void run_part(int index);
 
   int num_threads_;
   std::vector<std::thread> workers_;
@@ -49,6 +57,8 @@ class ThreadPool {
   std::condition_variable start_cv_;
   const RangeFn* job_ = nullptr;
   size_t job_size_ = 0;
+  size_t job_chunk_ = 0;                // 0: static split
+  std::atomic<size_t> next_chunk_{0};   // dynamic mode: first index not yet taken
   std::atomic<uint64_t> generation_{0};
   std::atomic<int> pending_{0};
   std::atomic<bool> stopping_{false};

@@ -1,28 +1,93 @@
 #include "kernels/cpu_features.h"
 
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
 namespace ts {
 
+namespace {
+
+#if defined(__x86_64__) || defined(__i386__)
+struct Regs {
+  uint32_t a = 0, b = 0, c = 0, d = 0;
+};
+
+Regs cpuid(uint32_t leaf, uint32_t sub) {
+  Regs r;
+  __cpuid_count(leaf, sub, r.a, r.b, r.c, r.d);
+  return r;
+}
+
+// XGETBV(0): which register states the OS saves on context switch. Only valid when CPUID
+// reports OSXSAVE; inline asm because the intrinsic needs -mxsave on the whole file.
+uint64_t xgetbv0() {
+  uint32_t lo = 0, hi = 0;
+  __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  return (static_cast<uint64_t>(hi) << 32) | lo;
+}
+
+bool bit(uint32_t reg, int n) { return ((reg >> n) & 1u) != 0; }
+
+CpuFeatures detect() {
+  CpuFeatures f;
+  const uint32_t max_leaf = __get_cpuid_max(0, nullptr);
+  if (max_leaf < 1) return f;
+  const Regs l1 = cpuid(1, 0);
+  const bool osxsave = bit(l1.c, 27);
+  if (!osxsave) return f;
+  const uint64_t xcr0 = xgetbv0();
+  const bool os_ymm = (xcr0 & 0x6) == 0x6;           // SSE and AVX state
+  const bool os_zmm = os_ymm && (xcr0 & 0xE0) == 0xE0;  // opmask, ZMM_Hi256, Hi16_ZMM
+  const bool fma = bit(l1.c, 12), f16c = bit(l1.c, 29), avx = bit(l1.c, 28);
+  if (max_leaf < 7) return f;
+  const Regs l7 = cpuid(7, 0);
+  const Regs l7_1 = cpuid(7, 1);
+  f.avx2 = os_ymm && avx && fma && f16c && bit(l7.b, 5);
+  f.avx512 = f.avx2 && os_zmm && bit(l7.b, 16) /*F*/ && bit(l7.b, 17) /*DQ*/ && bit(l7.b, 30) /*BW*/ &&
+             bit(l7.b, 31) /*VL*/;
+  f.avx512_vnni = f.avx512 && bit(l7.c, 11);
+  f.avx512_bf16 = f.avx512 && bit(l7_1.a, 5);
+  f.avx_vnni = f.avx2 && bit(l7_1.a, 4);
+  return f;
+}
+#else
+CpuFeatures detect() { return {}; }
+#endif
+
+}  // namespace
+
 const CpuFeatures& cpu_features() {
+  static const CpuFeatures f = detect();
+  return f;
+}
+
+const CpuFeatures& active_features() {
   static const CpuFeatures f = [] {
-    CpuFeatures c;
-    // libgcc's detection consults XGETBV, so AVX features are reported only when the OS saves
-    // the wide registers.
-    __builtin_cpu_init();
-    c.avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
-    c.avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-               __builtin_cpu_supports("avx512vl");
-    c.avx512_vnni = c.avx512 && __builtin_cpu_supports("avx512vnni");
+    CpuFeatures c = cpu_features();
+    const char* isa = std::getenv("TINYSERVE_ISA");
+    if (isa == nullptr) return c;
+    if (std::strcmp(isa, "scalar") == 0) return CpuFeatures{};
+    if (std::strcmp(isa, "avx2") == 0) {
+      c.avx512 = c.avx512_vnni = c.avx512_bf16 = false;
+    }
     return c;
   }();
   return f;
 }
 
-bool scalar_forced() {
-  const char* isa = std::getenv("TINYSERVE_ISA");
-  return isa != nullptr && std::strcmp(isa, "scalar") == 0;
+bool scalar_forced() { return !active_features().avx2; }
+
+const char* isa_name() {
+  const CpuFeatures& f = active_features();
+  if (f.avx512_vnni) return "avx512-vnni";
+  if (f.avx512) return "avx512";
+  if (f.avx2) return "avx2";
+  return "scalar";
 }
 
 }  // namespace ts

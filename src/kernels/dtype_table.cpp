@@ -46,7 +46,7 @@ const DTypeKernels* lookup_ref(DType type) {
 }
 
 const DTypeKernels* lookup(DType type) {
-  static const bool use_avx2 = cpu_features().avx2 && !scalar_forced();
+  static const bool use_avx2 = active_features().avx2;
   if (use_avx2) {
     if (const DTypeKernels* k = lookup_avx2(type)) return k;
   }

@@ -1,27 +1,129 @@
 #include "kernels/matmul.h"
 
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
 #include "base/error.h"
+#include "base/timer.h"
 #include "kernels/dtype_table.h"
+#include "kernels/packed.h"
 #include "quant/quantize.h"
+#include "quant/repack.h"
 
 namespace ts {
 
-size_t matmul_scratch_bytes(DType type, int64_t m, int64_t k) {
-  const DTypeKernels& kern = kernels_for(type);
-  return static_cast<size_t>(m) * row_bytes(kern.act_type, static_cast<uint64_t>(k));
+namespace {
+
+constexpr size_t kAlign = 64;
+
+// Activation rows per cache block in the packed path: 64 rows of K = 2048 quantized for the
+// packed kernels are 160 KiB, which stay in L2 while each thread's weight groups stream past.
+constexpr int64_t kColBlock = 64;
+
+// Work chunks per thread in the packed path: enough that a slower thread takes fewer of them,
+// few enough that each is a long contiguous stream for the prefetchers.
+constexpr int64_t kChunksPerThread = 8;
+
+size_t act_row_bytes(const WeightMatrix& w) {
+  if (w.packed) return static_cast<size_t>(w.cols / kQK) * sizeof(BlockQ8S);
+  return row_bytes(kernels_for(w.type).act_type, static_cast<uint64_t>(w.cols));
 }
+
+// One or more packed matrices sharing K and type, applied to the same activations: the
+// activations are quantized once and all matrices' groups form one work list, so a fused
+// Q/K/V or gate/up projection costs one pass and one synchronisation.
+void matmul_packed(const MatmulTarget* targets, size_t count, const float* x, int64_t m, ThreadPool& pool,
+                   uint8_t* scratch) {
+  const WeightMatrix& w0 = *targets[0].w;
+  const PackedTileFn tile = packed_tile_for(w0.type);
+  const int64_t k = w0.cols;
+  const int64_t nb = k / kQK;
+  auto* act = reinterpret_cast<BlockQ8S*>(scratch);  // [m, nb]
+  pool.parallel_for(static_cast<size_t>(m), [&](size_t begin, size_t end, int) {
+    for (size_t i = begin; i < end; ++i) quantize_q8s(x + i * static_cast<size_t>(k), act + i * static_cast<size_t>(nb), k);
+  });
+  int64_t first_group[kMaxFused + 1] = {0};  // global group index where each target starts
+  for (size_t t = 0; t < count; ++t) first_group[t + 1] = first_group[t] + (targets[t].w->rows + kPackRows - 1) / kPackRows;
+  const int64_t total_groups = first_group[count];
+  const size_t group_bytes = static_cast<size_t>(nb) * row_bytes(w0.type, kQK) * kPackRows;
+  // Chunks of groups from a shared counter: each chunk is a contiguous slice of one weight
+  // stream, reused (from L1) for every activation row of the current column block.
+  const auto chunk = static_cast<size_t>(std::max<int64_t>(1, total_groups / (pool.num_threads() * kChunksPerThread)));
+  pool.parallel_for_dynamic(static_cast<size_t>(total_groups), chunk, [&](size_t g_begin, size_t g_end, int) {
+    float out[kMaxTileCols * kPackRows];  // [tile cols, 8 rows]
+    for (int64_t c0 = 0; c0 < m; c0 += kColBlock) {
+      const int64_t c1 = std::min(m, c0 + kColBlock);
+      size_t t = 0;
+      for (auto gg = static_cast<int64_t>(g_begin); gg < static_cast<int64_t>(g_end); ++gg) {
+        while (gg >= first_group[t + 1]) ++t;
+        const WeightMatrix& w = *targets[t].w;
+        const int64_t g = gg - first_group[t];
+        const int64_t n = w.rows;
+        const uint8_t* group = w.data + static_cast<size_t>(g) * group_bytes;
+        const int64_t r0 = g * kPackRows;
+        const int rows = static_cast<int>(std::min<int64_t>(kPackRows, n - r0));
+        float* y = targets[t].y;
+        for (int64_t c = c0; c < c1; c += kMaxTileCols) {
+          const int cols = static_cast<int>(std::min<int64_t>(kMaxTileCols, c1 - c));
+          tile(nb, group, act + c * nb, nb, cols, out);
+          for (int j = 0; j < cols; ++j) {
+            std::memcpy(y + (c + j) * n + r0, out + j * kPackRows, sizeof(float) * static_cast<size_t>(rows));
+          }
+        }
+      }
+    }
+  });
+}
+
+}  // namespace
+
+void PackedWeights::Free::operator()(uint8_t* p) const { std::free(p); }
+
+bool packing_enabled() {
+  static const bool on = [] {
+    const char* v = std::getenv("TINYSERVE_PACK");
+    return v == nullptr || std::strcmp(v, "0") != 0;
+  }();
+  return on;
+}
+
+WeightMatrix PackedWeights::pack(const WeightMatrix& w, ThreadPool& pool) {
+  if (w.packed || !packing_enabled() || !packable(w.type) || packed_tile_for(w.type) == nullptr) return w;
+  const double t0 = now_ms();
+  const size_t bytes = packed_bytes(w.type, w.rows, w.cols);
+  const size_t alloc = (bytes + kAlign - 1) / kAlign * kAlign;
+  auto* p = static_cast<uint8_t*>(std::aligned_alloc(kAlign, alloc));
+  if (p == nullptr) fail("out of memory packing a [{}, {}] {} matrix ({} bytes)", w.rows, w.cols, dtype_name(w.type), alloc);
+  buffers_.emplace_back(p);
+  const int64_t n_groups = (w.rows + kPackRows - 1) / kPackRows;
+  pool.parallel_for(static_cast<size_t>(n_groups), [&](size_t begin, size_t end, int) {
+    pack_groups(w.type, w.data, w.rows, w.cols, p, static_cast<int64_t>(begin), static_cast<int64_t>(end));
+  });
+  bytes_ += bytes;
+  pack_ms_ += now_ms() - t0;
+  WeightMatrix out = w;
+  out.data = p;
+  out.packed = true;
+  return out;
+}
+
+size_t matmul_scratch_bytes(const WeightMatrix& w, int64_t m) { return static_cast<size_t>(m) * act_row_bytes(w); }
 
 void matmul(const WeightMatrix& w, const float* x, int64_t m, float* y, ThreadPool& pool,
             uint8_t* scratch, size_t scratch_bytes) {
+  if (matmul_scratch_bytes(w, m) > scratch_bytes) {
+    fail("matmul scratch too small: need {} bytes, have {}", matmul_scratch_bytes(w, m), scratch_bytes);
+  }
+  if (w.packed) {
+    const MatmulTarget target{&w, y};
+    return matmul_packed(&target, 1, x, m, pool, scratch);
+  }
   const DTypeKernels& kern = kernels_for(w.type);
   const int64_t k = w.cols;
-  const size_t act_row = row_bytes(kern.act_type, static_cast<uint64_t>(k));
+  const size_t act_row = act_row_bytes(w);
   const size_t w_row = row_bytes(w.type, static_cast<uint64_t>(k));
-  if (static_cast<size_t>(m) * act_row > scratch_bytes) {
-    fail("matmul scratch too small: need {} bytes, have {}", static_cast<size_t>(m) * act_row, scratch_bytes);
-  }
   // Convert each activation row once; every weight row then reuses it.
-  const float* act = x;
   if (kern.act_type != DType::F32) {
     pool.parallel_for(static_cast<size_t>(m), [&](size_t begin, size_t end, int) {
       for (size_t i = begin; i < end; ++i) {
@@ -29,7 +131,7 @@ void matmul(const WeightMatrix& w, const float* x, int64_t m, float* y, ThreadPo
       }
     });
   }
-  const uint8_t* act_bytes = kern.act_type == DType::F32 ? reinterpret_cast<const uint8_t*>(act) : scratch;
+  const uint8_t* act_bytes = kern.act_type == DType::F32 ? reinterpret_cast<const uint8_t*>(x) : scratch;
   const int64_t n = w.rows;
   // Split over output features: each thread streams a disjoint slice of the weights once.
   pool.parallel_for(static_cast<size_t>(n), [&](size_t begin, size_t end, int) {
@@ -40,6 +142,43 @@ void matmul(const WeightMatrix& w, const float* x, int64_t m, float* y, ThreadPo
       }
     }
   });
+}
+
+void matmul_fused(std::initializer_list<MatmulTarget> targets, const float* x, int64_t m, ThreadPool& pool,
+                  uint8_t* scratch, size_t scratch_bytes) {
+  if (targets.size() == 0 || targets.size() > static_cast<size_t>(kMaxFused)) fail("matmul_fused: {} targets (1..{})", targets.size(), kMaxFused);
+  const WeightMatrix& w0 = *targets.begin()->w;
+  bool fusable = w0.packed;
+  for (const MatmulTarget& t : targets) fusable = fusable && t.w->packed && t.w->type == w0.type && t.w->cols == w0.cols;
+  if (!fusable) {
+    for (const MatmulTarget& t : targets) matmul(*t.w, x, m, t.y, pool, scratch, scratch_bytes);
+    return;
+  }
+  if (matmul_scratch_bytes(w0, m) > scratch_bytes) {
+    fail("matmul scratch too small: need {} bytes, have {}", matmul_scratch_bytes(w0, m), scratch_bytes);
+  }
+  matmul_packed(targets.begin(), targets.size(), x, m, pool, scratch);
+}
+
+void dequantize_matrix_row(const WeightMatrix& w, int64_t row, float* out) {
+  if (row < 0 || row >= w.rows) fail("row {} outside a matrix of {} rows", row, w.rows);
+  if (!w.packed) {
+    const size_t stride = row_bytes(w.type, static_cast<uint64_t>(w.cols));
+    dequantize_row(w.type, w.data + static_cast<size_t>(row) * stride, out, w.cols);
+    return;
+  }
+  // One row back in the GGUF layout, block by block, then dequantized.
+  uint8_t plain[64];
+  const size_t block = row_bytes(w.type, kQK);
+  const int64_t nb = w.cols / kQK;
+  const int64_t g = row / kPackRows;
+  const size_t group_bytes = static_cast<size_t>(nb) * block * kPackRows;
+  for (int64_t b = 0; b < nb; ++b) {
+    // unpack_row over a one-block-wide view: the group's block b starts at b * 8 * block.
+    unpack_row(w.type, w.data + static_cast<size_t>(g) * group_bytes + static_cast<size_t>(b) * block * kPackRows, kQK,
+               row % kPackRows, plain);
+    dequantize_row(w.type, plain, out + b * kQK, kQK);
+  }
 }
 
 }  // namespace ts

@@ -1,7 +1,11 @@
 #pragma once
-// y = x · Wᵀ for a weight matrix stored row-major in any supported type.
+// y = x · Wᵀ for a weight matrix stored row-major in any supported type, or repacked into the
+// interleaved layout of quant/repack.h.
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <vector>
 
 #include "base/thread_pool.h"
 #include "quant/types.h"
@@ -12,14 +16,51 @@ struct WeightMatrix {
   DType type = DType::F32;
   int64_t rows = 0;        // N: output features
   int64_t cols = 0;        // K: input features
-  const uint8_t* data = nullptr;  // [rows, row_bytes(type, cols)]
+  const uint8_t* data = nullptr;  // [rows, row_bytes(type, cols)], or the packed layout
+  bool packed = false;     // data is in the interleaved 8-row layout
 };
 
-// Bytes of scratch matmul needs for m activation rows of k columns converted for `type`.
-size_t matmul_scratch_bytes(DType type, int64_t m, int64_t k);
+// Owns repacked copies of weight matrices (64-byte aligned), made once at load time.
+class PackedWeights {
+ public:
+  // The packed form of w if its type has one (and packing is not disabled), else w itself.
+  // Packs in parallel on pool.
+  WeightMatrix pack(const WeightMatrix& w, ThreadPool& pool);
+  size_t bytes() const { return bytes_; }
+  double pack_ms() const { return pack_ms_; }
 
-// y[M, N] = x[M, K] · W[N, K]ᵀ. scratch must hold matmul_scratch_bytes(W.type, M, K) bytes.
+ private:
+  struct Free {
+    void operator()(uint8_t* p) const;
+  };
+  std::vector<std::unique_ptr<uint8_t, Free>> buffers_;
+  size_t bytes_ = 0;
+  double pack_ms_ = 0.0;
+};
+
+// Whether load-time packing is on (TINYSERVE_PACK=0 turns it off, for comparisons).
+bool packing_enabled();
+
+// Bytes of scratch matmul needs for m activation rows of w.
+size_t matmul_scratch_bytes(const WeightMatrix& w, int64_t m);
+
+// y[M, N] = x[M, K] · W[N, K]ᵀ. scratch must hold matmul_scratch_bytes(W, M) bytes.
 void matmul(const WeightMatrix& w, const float* x, int64_t m, float* y, ThreadPool& pool,
             uint8_t* scratch, size_t scratch_bytes);
+
+struct MatmulTarget {
+  const WeightMatrix* w;
+  float* y;  // [M, w->rows]
+};
+constexpr int kMaxFused = 4;
+
+// y_i = x · W_iᵀ for up to kMaxFused matrices that read the same activations (Q/K/V, gate/up):
+// one activation quantization and one parallel pass when they share type and K and are packed;
+// otherwise separate matmul calls. scratch as for matmul (the largest of the targets).
+void matmul_fused(std::initializer_list<MatmulTarget> targets, const float* x, int64_t m, ThreadPool& pool,
+                  uint8_t* scratch, size_t scratch_bytes);
+
+// Row `row` of w as floats (embedding lookups), whatever its layout.
+void dequantize_matrix_row(const WeightMatrix& w, int64_t row, float* out);
 
 }  // namespace ts

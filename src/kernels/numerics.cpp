@@ -13,7 +13,7 @@ const NumericKernels& reference_numeric_kernels() {
 
 const NumericKernels& numeric_kernels() {
   static const NumericKernels avx2{avx2::attn_dot, avx2::attn_softmax, avx2::attn_weighted_sum, avx2::swiglu};
-  static const bool use_avx2 = cpu_features().avx2 && !scalar_forced();
+  static const bool use_avx2 = active_features().avx2;
   return use_avx2 ? avx2 : reference_numeric_kernels();
 }
 

@@ -54,6 +54,12 @@ class Llama final : public Model {
       l.w_down = load_matrix(f, p + "ffn_down.weight", c.n_embd, c.n_ff);
       layers_.push_back(std::move(l));
     }
+    // Repack the matrices into the interleaved layout the fast kernels read (once, in parallel);
+    // the embedding table stays as mapped, since only single rows of it are looked up.
+    for (LlamaLayer& l : layers_) {
+      for (WeightMatrix* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) *w = packed_.pack(*w, pool_);
+    }
+    output_ = packed_.pack(output_, pool_);
     allocate_buffers();
   }
 
@@ -78,10 +84,9 @@ class Llama final : public Model {
       const LlamaLayer& L = layers_[static_cast<size_t>(il)];
       // Attention block: x = x + Wo · attention(rope(Wq·h), rope(Wk·h), Wv·h), h = RMSNorm(x)
       for (int64_t t = 0; t < n; ++t) rms_norm(x_.data() + t * E, L.attn_norm.data(), h_.data() + t * E, E, c.norm_eps);
-      linear(L.wq, h_.data(), n, q_.data());
-      linear(L.wk, h_.data(), n, k_.data());
       tap("attn_norm", il, h_.data(), n, E);
-      linear(L.wv, h_.data(), n, v_.data());
+      matmul_fused({{&L.wq, q_.data()}, {&L.wk, k_.data()}, {&L.wv, v_.data()}}, h_.data(), n, pool_, scratch_.data(),
+                   scratch_.size());
       apply_rope(n, pos0);
       tap("Qcur", il, q_.data(), n, c.q_dim());
       tap("Kcur", il, k_.data(), n, c.kv_dim());
@@ -101,8 +106,8 @@ class Llama final : public Model {
       // Feed-forward block: x = x + W_down · (silu(W_gate·h) ⊙ W_up·h), h = RMSNorm(x)
       for (int64_t t = 0; t < n; ++t) rms_norm(x_.data() + t * E, L.ffn_norm.data(), h_.data() + t * E, E, c.norm_eps);
       tap("ffn_norm", il, h_.data(), n, E);
-      linear(L.w_gate, h_.data(), n, gate_.data());
-      linear(L.w_up, h_.data(), n, up_.data());
+      matmul_fused({{&L.w_gate, gate_.data()}, {&L.w_up, up_.data()}}, h_.data(), n, pool_, scratch_.data(),
+                   scratch_.size());
       tap("ffn_gate", il, gate_.data(), n, c.n_ff);
       tap("ffn_up", il, up_.data(), n, c.n_ff);
       numeric_kernels().swiglu(gate_.data(), up_.data(), n * c.n_ff);
@@ -138,7 +143,7 @@ class Llama final : public Model {
     up_.assign(B * static_cast<size_t>(c.n_ff), 0.0f);
     rope_cs_.assign(static_cast<size_t>(c.n_rot), 0.0f);
     size_t scratch = 0;
-    auto need = [&](const WeightMatrix& w) { scratch = std::max(scratch, matmul_scratch_bytes(w.type, max_batch_, w.cols)); };
+    auto need = [&](const WeightMatrix& w) { scratch = std::max(scratch, matmul_scratch_bytes(w, max_batch_)); };
     need(output_);
     for (const auto& l : layers_) {
       for (const WeightMatrix* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) need(*w);
@@ -210,6 +215,7 @@ class Llama final : public Model {
   std::vector<float> output_norm_; // [n_embd]
   std::vector<float> rope_freqs_;  // [n_rot / 2] optional per-frequency divisors
   std::vector<LlamaLayer> layers_;
+  PackedWeights packed_;           // owns the repacked matrices the layers point into
 
   // Activations, preallocated for max_batch_ tokens: no allocation per forward call.
   std::vector<float> x_;     // [max_batch, n_embd] residual stream

@@ -29,9 +29,4 @@ std::vector<float> load_vector(const gguf::GgufFile& f, const std::string& name,
   return out;
 }
 
-void dequantize_matrix_row(const WeightMatrix& m, int64_t row, float* out) {
-  const size_t stride = row_bytes(m.type, static_cast<uint64_t>(m.cols));
-  dequantize_row(m.type, m.data + static_cast<size_t>(row) * stride, out, m.cols);
-}
-
 }  // namespace ts

@@ -16,7 +16,4 @@ bool has_tensor(const gguf::GgufFile& f, const std::string& name);
 // A vector of n floats (any supported type, converted once at load).
 std::vector<float> load_vector(const gguf::GgufFile& f, const std::string& name, int64_t n);
 
-// Writes row `row` of m as floats into out[m.cols] (embedding lookup).
-void dequantize_matrix_row(const WeightMatrix& m, int64_t row, float* out);
-
 }  // namespace ts

@@ -24,5 +24,24 @@ TEST(ThreadPool, CoversEveryIndexExactlyOnce) {
   }
 }
 
+TEST(ThreadPool, DynamicChunksCoverEveryIndexExactlyOnce) {
+  for (int threads : {1, 2, 3}) {
+    ThreadPool pool(threads);
+    for (size_t n : {0u, 1u, 5u, 64u, 1001u}) {
+      for (size_t chunk : {0u, 1u, 3u, 16u, 5000u}) {
+        std::vector<std::atomic<int>> hits(n);
+        for (int rep = 0; rep < 20; ++rep) {
+          pool.parallel_for_dynamic(n, chunk, [&](size_t b, size_t e, int t) {
+            EXPECT_LT(t, threads);
+            EXPECT_LE(e - b, chunk == 0 ? 1 : chunk);
+            for (size_t i = b; i < e; ++i) hits[i]++;
+          });
+        }
+        for (size_t i = 0; i < n; ++i) EXPECT_EQ(hits[i].load(), 20) << threads << " threads, n=" << n << " chunk " << chunk;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace ts

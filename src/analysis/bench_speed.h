@@ -1,0 +1,42 @@
+#pragma once
+// llama-bench-style throughput: prompt processing (pp: one forward over P tokens in a fresh
+// context) and text generation (tg: N single-token forwards from a fresh context), each
+// repeated and reported as mean and standard deviation of tokens per second.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "model/model.h"
+
+namespace ts {
+
+struct SpeedOptions {
+  int64_t prompt_tokens = 512;  // 0 skips the pp test
+  int64_t gen_tokens = 128;     // 0 skips the tg test
+  int repetitions = 5;
+  uint64_t seed = 1;            // token ids are random: speed does not depend on their values
+};
+
+struct SpeedSample {
+  std::string test;            // "pp512", "tg128"
+  int64_t tokens = 0;
+  std::vector<double> tok_s;   // one per repetition
+  double mean() const;
+  double stddev() const;       // sample standard deviation (0 for one repetition)
+  double median() const;
+};
+
+// Runs the tests on model (whose max_batch must cover prompt_tokens); one untimed warm-up run
+// of each test comes first, as llama-bench does.
+std::vector<SpeedSample> bench_speed(Model& model, const SpeedOptions& options);
+
+struct ModelSummary {
+  std::string name;     // "llama 1.1B Q4_0"
+  uint64_t bytes = 0;   // tensor data
+  uint64_t params = 0;
+};
+
+std::string speed_markdown(const ModelSummary& model, const std::string& backend, int threads,
+                           const std::vector<SpeedSample>& samples);
+
+}  // namespace ts

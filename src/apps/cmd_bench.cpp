@@ -1,0 +1,156 @@
+// tinyserve bench: speed (llama-bench-style pp/tg table) and roofline (this machine's limits).
+#include <cstdio>
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+#include "analysis/bench_speed.h"
+#include "analysis/model_summary.h"
+#include "analysis/roofline.h"
+#include "apps/common.h"
+#include "fmt/format.h"
+#include "kernels/cpu_features.h"
+
+namespace ts {
+
+namespace {
+
+struct SpeedArgs {
+  std::string model;
+  int threads = 1;
+  int64_t prompt = 512;
+  int64_t gen = 128;
+  int reps = 5;
+  bool json = false;
+  bool roofline = false;
+};
+
+struct RooflineArgs {
+  std::string model;
+  int threads = 1;
+  int64_t context = 256;
+  int64_t buffer_mib = 1024;
+  bool json = false;
+};
+
+nlohmann::json limits_json(const MachineLimits& m) {
+  return {{"threads", m.threads}, {"isa", m.isa}, {"read_gb_s", m.read_gb_s}, {"read_gb_s_median", m.read_gb_s_median},
+          {"int8_gop_s", m.int8_gop_s}, {"f32_gflop_s", m.f32_gflop_s}};
+}
+
+nlohmann::json cost_json(const ModelCost& c, const Ceilings& x) {
+  return {{"model", c.name}, {"context", c.context}, {"weight_bytes_per_token", c.weight_bytes_per_token},
+          {"matmul_flop_per_token", c.matmul_flop_per_token}, {"attn_flop_per_token", c.attn_flop_per_token},
+          {"decode_ceiling_tok_s", x.decode_tok_s}, {"prefill_ceiling_tok_s", x.prefill_tok_s}};
+}
+
+void run_roofline(const RooflineArgs& a) {
+  ThreadPool pool(a.threads);
+  const MachineLimits m = measure_machine(pool, a.buffer_mib);
+  std::unique_ptr<gguf::GgufFile> file;
+  std::optional<ModelCost> cost;
+  if (!a.model.empty()) {
+    file = gguf::GgufFile::open(a.model);
+    cost = model_cost(*file, a.context);
+  }
+  if (a.json) {
+    nlohmann::json j{{"machine", limits_json(m)}};
+    if (cost) j["model"] = cost_json(*cost, ceilings(m, *cost));
+    std::printf("%s\n", j.dump(2).c_str());
+  } else {
+    std::printf("%s", roofline_markdown(m, cost ? &*cost : nullptr).c_str());
+  }
+}
+
+nlohmann::json speed_json(const ModelSummary& m, const std::string& backend, int threads,
+                          const std::vector<SpeedSample>& samples) {
+  nlohmann::json j;
+  j["model"] = m.name;
+  j["model_bytes"] = m.bytes;
+  j["model_params"] = m.params;
+  j["backend"] = backend;
+  j["threads"] = threads;
+  j["tests"] = nlohmann::json::array();
+  for (const auto& s : samples) {
+    j["tests"].push_back({{"test", s.test}, {"tokens", s.tokens}, {"mean_tok_s", s.mean()},
+                          {"stddev_tok_s", s.stddev()}, {"median_tok_s", s.median()}, {"samples_tok_s", s.tok_s}});
+  }
+  return j;
+}
+
+void run_speed(const SpeedArgs& a) {
+  LoadedModel m = load_everything(a.model, a.threads, std::max<int64_t>(a.prompt, 1));
+  SpeedOptions o;
+  o.prompt_tokens = a.prompt;
+  o.gen_tokens = a.gen;
+  o.repetitions = a.reps;
+  std::optional<MachineLimits> limits;
+  if (a.roofline) limits = measure_machine(*m.pool);
+  const std::vector<SpeedSample> samples = bench_speed(*m.model, o);
+  const ModelSummary summary = summarize_model(*m.file);
+  const std::string backend = std::string("CPU (") + isa_name() + ")";
+  // How close each test came to this machine's limits: tg against read bandwidth (bytes per
+  // token), pp against the int8 peak (operations per token at the prompt's mean context).
+  std::vector<std::string> notes;
+  nlohmann::json eff = nlohmann::json::array();
+  if (limits) {
+    for (const auto& s : samples) {
+      const bool pp = s.test.rfind("pp", 0) == 0;
+      const ModelCost cost = model_cost(*m.file, s.tokens / 2);
+      const double med = s.median();
+      if (pp) {
+        const double gops = med * (cost.matmul_flop_per_token + cost.attn_flop_per_token) / 1e9;
+        notes.push_back(fmt::format("{}: {:.0f} GOP/s = {:.1f}% of the measured int8 peak {:.0f} GOP/s", s.test, gops,
+                                    100.0 * gops / limits->int8_gop_s, limits->int8_gop_s));
+        eff.push_back({{"test", s.test}, {"gop_s", gops}, {"fraction_of_int8_peak", gops / limits->int8_gop_s}});
+      } else {
+        const double gbs = med * static_cast<double>(cost.weight_bytes_per_token) / 1e9;
+        notes.push_back(fmt::format("{}: {:.1f} GB/s of weights = {:.1f}% of the measured read bandwidth {:.1f} GB/s",
+                                    s.test, gbs, 100.0 * gbs / limits->read_gb_s, limits->read_gb_s));
+        eff.push_back({{"test", s.test}, {"weight_gb_s", gbs}, {"fraction_of_read_bandwidth", gbs / limits->read_gb_s}});
+      }
+    }
+  }
+  if (a.json) {
+    nlohmann::json j = speed_json(summary, backend, a.threads, samples);
+    if (limits) {
+      j["machine"] = limits_json(*limits);
+      j["efficiency"] = eff;
+    }
+    j["load_ms"] = m.load_ms;
+    std::printf("%s\n", j.dump(2).c_str());
+  } else {
+    std::printf("%s", speed_markdown(summary, backend, a.threads, samples).c_str());
+    for (const auto& n : notes) std::printf("\n%s", n.c_str());
+    if (!notes.empty()) std::printf("\n");
+  }
+}
+
+}  // namespace
+
+void add_bench_commands(CLI::App& app) {
+  CLI::App* bench = app.add_subcommand("bench", "Benchmarks: speed, roofline");
+  bench->require_subcommand(1);
+
+  static SpeedArgs speed;
+  CLI::App* sp = bench->add_subcommand("speed", "Prompt processing (pp) and generation (tg) tokens/s, llama-bench style");
+  sp->add_option("-m,--model", speed.model, "GGUF model")->required()->check(CLI::ExistingFile);
+  sp->add_option("-p,--prompt-tokens", speed.prompt, "Prompt length of the pp test (0 skips it)")->check(CLI::Range(0, 65536));
+  sp->add_option("-n,--gen-tokens", speed.gen, "Generated tokens of the tg test (0 skips it)")->check(CLI::Range(0, 65536));
+  sp->add_option("-r,--repetitions", speed.reps, "Timed repetitions of each test")->check(CLI::Range(1, 1000));
+  sp->add_flag("--json", speed.json, "JSON instead of the Markdown table");
+  add_threads_flag(sp, speed.threads);
+  sp->add_flag("--roofline", speed.roofline, "Also measure this machine's limits and report the fraction reached");
+  sp->callback([] { run_speed(speed); });
+
+  static RooflineArgs roof;
+  CLI::App* rf = bench->add_subcommand("roofline", "This machine's read bandwidth and int8/f32 peaks, and a model's ceilings");
+  rf->add_option("-m,--model", roof.model, "GGUF model whose decode and prefill ceilings to compute")->check(CLI::ExistingFile);
+  rf->add_option("-c,--context", roof.context, "Attention context for the prefill cost")->check(CLI::Range(0, 1 << 20));
+  rf->add_option("--buffer-mib", roof.buffer_mib, "Size of the read-bandwidth buffer")->check(CLI::Range(64, 1 << 16));
+  rf->add_flag("--json", roof.json, "JSON instead of Markdown");
+  add_threads_flag(rf, roof.threads);
+  rf->callback([] { run_roofline(roof); });
+}
+
+}  // namespace ts

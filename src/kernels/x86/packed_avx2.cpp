@@ -1,0 +1,183 @@
+// Compiled with -mavx2 -mfma -mf16c (see CMakeLists.txt); only called after run-time detection.
+//
+// Per block, each 32-byte load of an interleaved group holds 4 consecutive elements of 8 rows.
+// VPMADDUBSW against a broadcast 4-byte slice of the activations gives each row's pair sums;
+// for the 4-bit formats the nibbles are unsigned (<= 15), so the 8 steps of a block sum safely
+// in int16 (|sum| <= 8 * 2 * 15 * 127 = 30480) before one VPMADDWD widens them to one int32 per
+// row. The weights are unpacked once per block and reused for every activation row of the tile.
+#include <immintrin.h>
+
+#include <cstring>
+#include <type_traits>
+
+#include "kernels/packed.h"
+
+namespace ts::avx2 {
+
+namespace {
+
+inline __m256i bcast4(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, sizeof(v));
+  return _mm256_set1_epi32(v);
+}
+
+inline __m256 load_f16x8(const uint16_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
+// Int16 pair sums of one block (8 nibble steps) for each of NC activation rows.
+template <int NC>
+inline void nibble_block(const uint8_t* qs, const BlockQ8S* const* a, __m256i* s16) {
+  const __m256i mask = _mm256_set1_epi8(0x0F);
+  for (int c = 0; c < NC; ++c) s16[c] = _mm256_setzero_si256();
+  for (int j = 0; j < 4; ++j) {
+    const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * j));
+    const __m256i lo = _mm256_and_si256(raw, mask);
+    const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), mask);
+    for (int c = 0; c < NC; ++c) {
+      s16[c] = _mm256_add_epi16(s16[c], _mm256_maddubs_epi16(lo, bcast4(a[c]->qs + 4 * j)));
+      s16[c] = _mm256_add_epi16(s16[c], _mm256_maddubs_epi16(hi, bcast4(a[c]->qs + 16 + 4 * j)));
+    }
+  }
+}
+
+template <int NC>
+void q4_0(int64_t nb, const BlockQ4_0x8* w, const BlockQ8S* act, int64_t stride, float* out) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc[NC];
+  for (int c = 0; c < NC; ++c) acc[c] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    const BlockQ8S* a[NC];
+    for (int c = 0; c < NC; ++c) a[c] = act + c * stride + b;
+    __m256i s16[NC];
+    nibble_block<NC>(w[b].qs, a, s16);
+    const __m256 dw = load_f16x8(w[b].d);
+    for (int c = 0; c < NC; ++c) {
+      __m256i s32 = _mm256_madd_epi16(s16[c], ones);
+      s32 = _mm256_sub_epi32(s32, _mm256_set1_epi32(8 * a[c]->sum));
+      acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_mul_ps(dw, _mm256_set1_ps(a[c]->d)), acc[c]);
+    }
+  }
+  for (int c = 0; c < NC; ++c) _mm256_storeu_ps(out + 8 * c, acc[c]);
+}
+
+// Q4_1 and Q8_0 keep llama.cpp's arithmetic order exactly: per block, the 8 int32 lanes of
+// 4-element partial sums (our 8 steps) are scaled and accumulated separately in float, and the
+// lanes are summed at the end in its tree ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)). The models
+// these types come in (SmolLM2's Q4_1 layers, Q8_0 output tables) amplify any rounding change
+// into visibly different greedy text, so matching the reference engine bit for bit is worth the
+// extra float work; these kernels take one activation row at a time.
+inline __m256 lane_tree(const __m256* l) {
+  return _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(l[0], l[4]), _mm256_add_ps(l[2], l[6])),
+                       _mm256_add_ps(_mm256_add_ps(l[1], l[5]), _mm256_add_ps(l[3], l[7])));
+}
+
+inline __m256 lane_float(__m256i pairs16, __m256i ones) { return _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs16, ones)); }
+
+void q4_1_col(int64_t nb, const BlockQ4_1x8* w, const BlockQ8S* a, float* out) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  const __m256i mask = _mm256_set1_epi8(0x0F);
+  __m256 acc[8];
+  for (auto& x : acc) x = _mm256_setzero_ps();
+  __m256 summs = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    const __m256 scale = _mm256_mul_ps(load_f16x8(w[b].d), _mm256_set1_ps(a[b].d));
+    for (int j = 0; j < 4; ++j) {
+      const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs + 32 * j));
+      const __m256i lo = _mm256_and_si256(raw, mask);
+      const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), mask);
+      acc[j] = _mm256_fmadd_ps(scale, lane_float(_mm256_maddubs_epi16(lo, bcast4(a[b].qs + 4 * j)), ones), acc[j]);
+      acc[4 + j] =
+          _mm256_fmadd_ps(scale, lane_float(_mm256_maddubs_epi16(hi, bcast4(a[b].qs + 16 + 4 * j)), ones), acc[4 + j]);
+    }
+    summs = _mm256_add_ps(summs, _mm256_mul_ps(load_f16x8(w[b].m), _mm256_set1_ps(a[b].s)));
+  }
+  _mm256_storeu_ps(out, _mm256_add_ps(lane_tree(acc), summs));
+}
+
+void q8_0_col(int64_t nb, const BlockQ8_0x8* w, const BlockQ8S* a, float* out) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc[8];
+  for (auto& x : acc) x = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    const __m256 scale = _mm256_mul_ps(load_f16x8(w[b].d), _mm256_set1_ps(a[b].d));
+    for (int s = 0; s < 8; ++s) {
+      const __m256i wq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs + 32 * s));
+      const __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(wq, wq), _mm256_sign_epi8(bcast4(a[b].qs + 4 * s), wq));
+      acc[s] = _mm256_fmadd_ps(scale, lane_float(p, ones), acc[s]);
+    }
+  }
+  _mm256_storeu_ps(out, lane_tree(acc));
+}
+
+static_assert(kMaxTileCols == 4, "with_cols covers 1..4 columns");
+
+// Calls f(std::integral_constant<int, C>) with C = n_cols (1..kMaxTileCols) so each tile width
+// gets its own fully unrolled kernel.
+template <typename F>
+void with_cols(int n_cols, F&& f) {
+  switch (n_cols) {
+    case 1: return f(std::integral_constant<int, 1>{});
+    case 2: return f(std::integral_constant<int, 2>{});
+    case 3: return f(std::integral_constant<int, 3>{});
+    default: return f(std::integral_constant<int, 4>{});
+  }
+}
+
+}  // namespace
+
+// Same steps as quantize_row_q8s: amax, id = 127 / amax, round half to even, scale rounded to
+// f16; every step is exact or the same IEEE operation, so the output is identical.
+void quantize_q8s(const float* x, BlockQ8S* y, int64_t n) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  for (int64_t i = 0; i < n / kQK; ++i) {
+    const float* b = x + i * kQK;
+    __m256 v[4];
+    __m256 amax = _mm256_setzero_ps();
+    for (int j = 0; j < 4; ++j) {
+      v[j] = _mm256_loadu_ps(b + 8 * j);
+      amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign, v[j]));
+    }
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    const float am = _mm_cvtss_f32(m4);
+    const float id = am != 0.0f ? 127.0f / am : 0.0f;
+    y[i].d = _cvtsh_ss(_cvtss_sh(am / 127.0f, _MM_FROUND_TO_NEAREST_INT));
+    const __m256 idv = _mm256_set1_ps(id);
+    __m256i q[4];
+    for (int j = 0; j < 4; ++j) {
+      q[j] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v[j], idv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    }
+    // Pack 32 int32 -> 32 int8 (values are within [-127, 127]); packs interleave 128-bit lanes,
+    // the permute restores element order.
+    const __m256i p16a = _mm256_packs_epi32(q[0], q[1]);
+    const __m256i p16b = _mm256_packs_epi32(q[2], q[3]);
+    const __m256i p8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(p16a, p16b), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[i].qs), p8);
+    const __m256i s32 = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+    __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s32), _mm256_extracti128_si256(s32, 1));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xB1));
+    y[i].sum = _mm_cvtsi128_si32(s4);
+    y[i].s = _cvtsh_ss(_cvtss_sh(static_cast<float>(y[i].sum) * (am / 127.0f), _MM_FROUND_TO_NEAREST_INT));
+  }
+}
+
+void tile_q4_0(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_stride, int n_cols, float* out) {
+  const auto* w = static_cast<const BlockQ4_0x8*>(group);
+  with_cols(n_cols, [&](auto nc) { q4_0<decltype(nc)::value>(nb, w, act, act_stride, out); });
+}
+
+void tile_q4_1(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_stride, int n_cols, float* out) {
+  const auto* w = static_cast<const BlockQ4_1x8*>(group);
+  for (int c = 0; c < n_cols; ++c) q4_1_col(nb, w, act + c * act_stride, out + 8 * c);
+}
+
+void tile_q8_0(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_stride, int n_cols, float* out) {
+  const auto* w = static_cast<const BlockQ8_0x8*>(group);
+  for (int c = 0; c < n_cols; ++c) q8_0_col(nb, w, act + c * act_stride, out + 8 * c);
+}
+
+}  // namespace ts::avx2
