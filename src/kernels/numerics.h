@@ -30,6 +30,8 @@ struct NumericKernels {
                        SumOrder order);
   // gate[i] = gate[i] / (1 + exp(-gate[i])) * up[i]
   void (*swiglu)(float* gate, const float* up, int64_t n);
+  // out[i] = in[i] rounded to the nearest f16 value (ties to even), as f32; in may equal out.
+  void (*round_f16)(const float* in, int64_t n, float* out);
 };
 
 // The fastest twin this CPU supports (TINYSERVE_ISA=scalar forces the reference).

@@ -175,9 +175,7 @@ class Llama final : public Model {
     }
   }
 
-  static void round_to_f16(const float* in, int64_t n, float* out) {
-    for (int64_t i = 0; i < n; ++i) out[i] = fp16_to_f32(f32_to_fp16(in[i]));
-  }
+  static void round_to_f16(const float* in, int64_t n, float* out) { numeric_kernels().round_f16(in, n, out); }
 
   // Causal attention of each new token over positions 0..its own, per head; heads share KV
   // heads in groups of n_head / n_head_kv. Q meets the f16 keys in f16 and the probabilities
@@ -189,7 +187,11 @@ class Llama final : public Model {
     const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
     const SumOrder qk_order = sum_order_for(n, c.head_dim);
     const SumOrder pv_order = n > 1 ? SumOrder::kBatch : SumOrder::kSingle;
-    pool_.parallel_for(static_cast<size_t>(n * c.n_head), [&](size_t begin, size_t end, int thread) {
+    // Causal rows cost in proportion to their position: hand out small chunks so the threads
+    // finish together.
+    const auto jobs = static_cast<size_t>(n * c.n_head);
+    const size_t chunk = std::max<size_t>(1, jobs / (static_cast<size_t>(pool_.num_threads()) * 16));
+    pool_.parallel_for_dynamic(jobs, chunk, [&](size_t begin, size_t end, int thread) {
       float* scores = scores_.data() + static_cast<size_t>(thread) * static_cast<size_t>(ctx_capacity_);
       for (size_t job = begin; job < end; ++job) {
         const int64_t t = static_cast<int64_t>(job) / c.n_head;

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "base/fp16.h"
+
 namespace ts::ref {
 
 namespace {
@@ -108,6 +110,10 @@ void attn_weighted_sum(const float* w, const float* v, int64_t v_stride, int64_t
 
 void swiglu(float* gate, const float* up, int64_t n) {
   for (int64_t i = 0; i < n; ++i) gate[i] = gate[i] / (1.0f + exp_poly(0.0f - gate[i])) * up[i];
+}
+
+void round_f16(const float* in, int64_t n, float* out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = fp16_to_f32(f32_to_fp16(in[i]));
 }
 
 }  // namespace ts::ref

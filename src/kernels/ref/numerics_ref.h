@@ -9,6 +9,7 @@ void attn_softmax(float* x, int64_t n_valid);
 void attn_weighted_sum(const float* w, const float* v, int64_t v_stride, int64_t n, int64_t dim, float* out,
                        SumOrder order);
 void swiglu(float* gate, const float* up, int64_t n);
+void round_f16(const float* in, int64_t n, float* out);
 // exp(x) as llama.cpp's vectorised expf computes it, for |x| < 87; beyond, 0 or +inf (where
 // it differs from llama.cpp only in values that no later rounding can tell apart).
 float exp_poly(float x);

@@ -9,4 +9,5 @@ void attn_softmax(float* x, int64_t n_valid);
 void attn_weighted_sum(const float* w, const float* v, int64_t v_stride, int64_t n, int64_t dim, float* out,
                        SumOrder order);
 void swiglu(float* gate, const float* up, int64_t n);
+void round_f16(const float* in, int64_t n, float* out);
 }  // namespace ts::avx2

@@ -36,8 +36,10 @@ inline void nibble_block(const uint8_t* qs, const BlockQ8S* const* a, __m256i* s
     const __m256i lo = _mm256_and_si256(raw, mask);
     const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), mask);
     for (int c = 0; c < NC; ++c) {
-      s16[c] = _mm256_add_epi16(s16[c], _mm256_maddubs_epi16(lo, bcast4(a[c]->qs + 4 * j)));
-      s16[c] = _mm256_add_epi16(s16[c], _mm256_maddubs_epi16(hi, bcast4(a[c]->qs + 16 + 4 * j)));
+      // Pair the two products before accumulating: half the length of the dependent add chain.
+      const __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, bcast4(a[c]->qs + 4 * j)),
+                                         _mm256_maddubs_epi16(hi, bcast4(a[c]->qs + 16 + 4 * j)));
+      s16[c] = _mm256_add_epi16(s16[c], p);
     }
   }
 }

@@ -94,5 +94,19 @@ TEST(Numerics, SumOrderFollowsBatchAndLength) {
   EXPECT_EQ(sum_order_for(5, 60), SumOrder::kSingle);
 }
 
+TEST(Numerics, RoundF16TwinsAgreeIncludingTiesAndSubnormals) {
+  const NumericKernels& fast = numeric_kernels();
+  const NumericKernels& ref = reference_numeric_kernels();
+  std::vector<float> x = {0.0f, -0.0f, 1.0f, 1.0f + 1.0f / 2048.0f, 1.0f + 3.0f / 2048.0f, 65504.0f, 70000.0f,
+                          -1e-7f, 6e-8f, 3.14159f, -2.71828f, 1e-5f, 12345.678f};
+  for (int i = 0; i < 1000; ++i) x.push_back(static_cast<float>(i - 500) * 0.0371f);
+  std::vector<float> a(x.size()), b(x.size());
+  fast.round_f16(x.data(), static_cast<int64_t>(x.size()), a.data());
+  ref.round_f16(x.data(), static_cast<int64_t>(x.size()), b.data());
+  for (size_t i = 0; i < x.size(); ++i) {
+    EXPECT_EQ(std::memcmp(&a[i], &b[i], sizeof(float)), 0) << "x = " << x[i] << ": " << a[i] << " vs " << b[i];
+  }
+}
+
 }  // namespace
 }  // namespace ts
