@@ -18,7 +18,7 @@ namespace {
 constexpr size_t kAlign = 64;
 
 // Activation rows per cache block in the packed path: 64 rows of K = 2048 quantized for the
-// packed kernels are 160 KiB, which stay in L2 while each thread's weight groups stream past.
+// packed kernels are 176 KiB, which stay in L2 while each thread's weight groups stream past.
 constexpr int64_t kColBlock = 64;
 
 // Work chunks per thread in the packed path: enough that a slower thread takes fewer of them,

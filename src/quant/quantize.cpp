@@ -90,13 +90,13 @@ void check_multiple(int64_t n, int block, const char* what) {
   if (n % block != 0) fail("{}: row length {} is not a multiple of {}", what, n, block);
 }
 
+}  // namespace
+
 float block_amax(const float* b) {
   float amax = 0.0f;
   for (int j = 0; j < kQK; ++j) amax = std::max(amax, std::fabs(b[j]));
   return amax;
 }
-
-}  // namespace
 
 void dequantize_row(DType type, const void* src, float* dst, int64_t n) {
   switch (type) {

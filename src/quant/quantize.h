@@ -17,6 +17,9 @@ void quantize_row(DType type, const float* src, void* dst, int64_t n);
 // that Q8_0 uses the run-time rounding (see quantize.cpp) rather than the file format's.
 void quantize_activations(DType type, const float* src, void* dst, int64_t n);
 
+// Largest |x| over one 32-element block.
+float block_amax(const float* b);
+
 void quantize_row_q4_0(const float* x, BlockQ4_0* y, int64_t n);
 void quantize_row_q4_1(const float* x, BlockQ4_1* y, int64_t n);
 void quantize_row_q8_0(const float* x, BlockQ8_0* y, int64_t n);

@@ -5,6 +5,7 @@
 
 #include "base/error.h"
 #include "base/fp16.h"
+#include "quant/quantize.h"
 
 namespace ts {
 
@@ -129,8 +130,7 @@ void quantize_row_q8s(const float* x, BlockQ8S* y, int64_t n) {
   if (n % kQK != 0) fail("q8s: row length {} is not a multiple of {}", n, kQK);
   for (int64_t i = 0; i < n / kQK; ++i) {
     const float* b = x + i * kQK;
-    float amax = 0.0f;
-    for (int j = 0; j < kQK; ++j) amax = std::fmax(amax, std::fabs(b[j]));
+    const float amax = block_amax(b);
     const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
     y[i].d = fp16_to_f32(f32_to_fp16(amax / 127.0f));
     int32_t sum = 0;
