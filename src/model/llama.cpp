@@ -5,7 +5,6 @@
 #include <vector>
 
 #include "base/error.h"
-#include "base/fp16.h"
 #include "formats/gguf/gguf_reader.h"
 #include "kernels/numerics.h"
 #include "kernels/ops.h"
