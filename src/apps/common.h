@@ -32,5 +32,6 @@ void add_tool_commands(CLI::App& app);
 void add_perplexity_command(CLI::App& app);
 void add_synth_command(CLI::App& app);
 void add_bench_commands(CLI::App& app);
+void add_chipsim_command(CLI::App& app);
 
 }  // namespace ts

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   ts::add_perplexity_command(app);
   ts::add_synth_command(app);
   ts::add_bench_commands(app);
+  ts::add_chipsim_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

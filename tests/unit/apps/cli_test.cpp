@@ -10,6 +10,8 @@
 
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
+
 namespace {
 
 struct Result {
@@ -44,7 +46,7 @@ class Cli : public ::testing::Test {
 std::string Cli::model_;
 
 TEST_F(Cli, HelpForEverySubcommand) {
-  for (const char* sub : {"run", "chat", "tokenize", "inspect", "perplexity", "synth"}) {
+  for (const char* sub : {"run", "chat", "tokenize", "inspect", "perplexity", "synth", "chipsim"}) {
     const Result r = run(std::string(sub) + " --help");
     EXPECT_EQ(r.status, 0) << sub;
     EXPECT_NE(r.output.find("--"), std::string::npos) << sub;
@@ -92,6 +94,40 @@ TEST_F(Cli, RunJsonAndInspect) {
   r = run("inspect -m " + model_);
   EXPECT_EQ(r.status, 0);
   EXPECT_NE(r.output.find("layers 2"), std::string::npos) << r.output;
+}
+
+// The seed's TinyLlama chip, from the command line: per-projection and per-token times; then
+// the same model from its GGUF (the synth model's shape) and bad flags.
+TEST_F(Cli, ChipsimSeedParametersAndErrors) {
+  Result r = run("chipsim --model tinyllama-1.1b --ideal-mha --other-ms-per-layer 100 --json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output);
+  const auto& ops = j["estimate"]["ops"];
+  ASSERT_FALSE(ops.empty());
+  EXPECT_NEAR(ops[0]["ms_each"].get<double>(), 349.0, 3.49);
+  EXPECT_NEAR(j["estimate"]["pass_ms"].get<double>(), 96800.0, 968.0);
+  EXPECT_EQ(j["seed_check"]["layer_tiles"].get<int64_t>(), 802816);
+  r = run("chipsim --model tinyllama-1.1b --ideal-mha --other-ms-per-layer 100");
+  EXPECT_NE(r.output.find("753,664"), std::string::npos);
+  r = run("chipsim --model " + model_ + " --chips 2");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("tensor splitting"), std::string::npos) << r.output;
+  r = run("chipsim --compare --compare-models gpt2-small,gemma3-1b --json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(nlohmann::json::parse(r.output).size(), 2u);
+
+  r = run("chipsim --model gpt-9");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("preset"), std::string::npos) << r.output;
+  r = run("chipsim --model tinyllama-1.1b --sparsity 1.5");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("sparsity"), std::string::npos) << r.output;
+  r = run("chipsim");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("exactly one"), std::string::npos) << r.output;
+  r = run("chipsim --compare --compare-models gpt2-small,nope");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("nope"), std::string::npos) << r.output;
 }
 
 }  // namespace
