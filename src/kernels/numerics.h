@@ -21,6 +21,10 @@ inline SumOrder sum_order_for(int64_t n_tokens, int64_t n) {
 struct NumericKernels {
   // sum_i a[i] * b[i] over n values (both already rounded to f16 values).
   float (*dot)(const float* a, const float* b, int64_t n, SumOrder order);
+  // out[p] = dot(q, k + p * k_stride, n, order) * scale for p < n_keys: the same arithmetic as
+  // dot per key, several keys in flight at once (independent chains instead of one long one).
+  void (*scores)(const float* q, const float* k, int64_t k_stride, int64_t n_keys, int64_t n, SumOrder order,
+                 float scale, float* out);
   // x[0..n_valid) = softmax(x[0..n_valid)); exp is the polynomial llama.cpp uses, and the sum
   // accumulates 8-value partial sums in double. n_valid >= 1.
   void (*softmax)(float* x, int64_t n_valid);

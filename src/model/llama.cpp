@@ -199,7 +199,7 @@ class Llama final : public Model {
         const int64_t n_keys = pos0 + t + 1;
         float q[kMaxHeadDim];  // [head_dim]
         round_to_f16(q_.data() + t * c.q_dim() + h * c.head_dim, c.head_dim, q);
-        for (int64_t p = 0; p < n_keys; ++p) scores[p] = ak.dot(q, kv.k_at(il, p) + kv_off, c.head_dim, qk_order) * scale;
+        ak.scores(q, kv.k_at(il, 0) + kv_off, c.kv_dim(), n_keys, c.head_dim, qk_order, scale, scores);
         ak.softmax(scores, n_keys);
         round_to_f16(scores, n_keys, scores);
         ak.weighted_sum(scores, kv.v_at(il, 0) + kv_off, c.kv_dim(), n_keys, c.head_dim,

@@ -75,6 +75,11 @@ float attn_dot(const float* a, const float* b, int64_t n, SumOrder order) {
   return static_cast<float>(sum);
 }
 
+void attn_scores(const float* q, const float* k, int64_t k_stride, int64_t n_keys, int64_t n, SumOrder order, float scale,
+                 float* out) {
+  for (int64_t p = 0; p < n_keys; ++p) out[p] = attn_dot(q, k + p * k_stride, n, order) * scale;
+}
+
 void attn_softmax(float* x, int64_t n_valid) {
   const float max = *std::max_element(x, x + n_valid);
   double sum = 0.0;

