@@ -25,7 +25,7 @@ LoadedModel load_everything(const std::string& path, int threads, int64_t max_ba
 
 void add_threads_flag(CLI::App* cmd, int& threads) {
   threads = ThreadPool::default_num_threads();
-  cmd->add_option("-t,--threads", threads, "Worker threads (default: online cores)")->check(CLI::Range(1, 512));
+  cmd->add_option("-t,--threads", threads, "Worker threads (default: physical cores available to this process)")->check(CLI::Range(1, 512));
 }
 
 std::string read_text_file(const std::string& path) {

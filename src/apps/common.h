@@ -22,7 +22,7 @@ struct LoadedModel {
 
 LoadedModel load_everything(const std::string& path, int threads, int64_t max_batch);
 
-// -t/--threads with validation and the default (all online cores).
+// -t/--threads with validation and the default (physical cores available to this process).
 void add_threads_flag(CLI::App* cmd, int& threads);
 
 std::string read_text_file(const std::string& path);

@@ -1,8 +1,11 @@
 #include "base/thread_pool.h"
 
+#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <fstream>
+#include <string>
 #include <thread>
 
 namespace ts {
@@ -40,11 +43,37 @@ ThreadPool::~ThreadPool() {
   for (auto& w : workers_) w.join();
 }
 
+int count_physical_cores(const std::vector<std::pair<int, int>>& package_core) {
+  std::vector<std::pair<int, int>> unique = package_core;
+  std::sort(unique.begin(), unique.end());
+  return static_cast<int>(std::unique(unique.begin(), unique.end()) - unique.begin());
+}
+
 int ThreadPool::default_num_threads() {
-  // Physical cores are what matter for these memory/compute bound kernels; without a portable
-  // physical-core query we take the online CPU count.
-  const long n = ::sysconf(_SC_NPROCESSORS_ONLN);
-  return n > 0 ? static_cast<int>(n) : 1;
+  // Two threads on SMT siblings share one core's load and multiply units; these kernels are
+  // bound by exactly those, so one thread per physical core.
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  std::vector<int> cpus;
+  if (::sched_getaffinity(0, sizeof(set), &set) == 0) {
+    for (int c = 0; c < CPU_SETSIZE; ++c) {
+      if (CPU_ISSET(c, &set)) cpus.push_back(c);
+    }
+  }
+  if (cpus.empty()) {
+    const long n = ::sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? static_cast<int>(n) : 1;
+  }
+  std::vector<std::pair<int, int>> package_core;
+  for (int c : cpus) {
+    const std::string dir = "/sys/devices/system/cpu/cpu" + std::to_string(c) + "/topology/";
+    int package = -1, core = -1;
+    std::ifstream(dir + "physical_package_id") >> package;
+    std::ifstream(dir + "core_id") >> core;
+    if (package < 0 || core < 0) return static_cast<int>(cpus.size());  // no topology: count CPUs
+    package_core.emplace_back(package, core);
+  }
+  return std::max(1, count_physical_cores(package_core));
 }
 
 void ThreadPool::parallel_for(size_t n, RangeFn fn) { run(n, 0, fn); }

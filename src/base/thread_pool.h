@@ -7,9 +7,13 @@
 #include <cstdint>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace ts {
+
+// Distinct (package, core) pairs: the physical cores behind a list of logical CPUs.
+int count_physical_cores(const std::vector<std::pair<int, int>>& package_core);
 
 // Non-owning reference to a callable: unlike std::function it never allocates, so a parallel
 // loop in the decode path costs no heap traffic.
@@ -44,6 +48,8 @@ class ThreadPool {
   // takes fewer chunks. fn may be called several times per thread.
   void parallel_for_dynamic(size_t n, size_t chunk, RangeFn fn);
 
+  // Physical cores this process may run on: CPUs in its affinity mask, SMT siblings counted
+  // once (from sysfs topology); falls back to the usable CPU count where topology is missing.
   static int default_num_threads();
 
  private:

@@ -13,12 +13,20 @@ const DTypeKernels* lookup_avx2(DType type) {
   static const DTypeKernels kQ4_0{DType::Q8_0, avx2::dot_q4_0_q8_0};
   static const DTypeKernels kQ4_1{DType::Q8_1, avx2::dot_q4_1_q8_1};
   static const DTypeKernels kQ8_0{DType::Q8_0, avx2::dot_q8_0_q8_0};
+  static const DTypeKernels kQ4_K{DType::Q8_K, avx2::dot_q4_k_q8_k};
+  static const DTypeKernels kQ6_K{DType::Q8_K, avx2::dot_q6_k_q8_k};
   static const DTypeKernels kF32{DType::F32, avx2::dot_f32_f32};
+  static const DTypeKernels kF16{DType::F32, avx2::dot_f16_f32};
+  static const DTypeKernels kBF16{DType::F32, avx2::dot_bf16_f32};
   switch (type) {
     case DType::Q4_0: return &kQ4_0;
     case DType::Q4_1: return &kQ4_1;
     case DType::Q8_0: return &kQ8_0;
+    case DType::Q4_K: return &kQ4_K;
+    case DType::Q6_K: return &kQ6_K;
     case DType::F32: return &kF32;
+    case DType::F16: return &kF16;
+    case DType::BF16: return &kBF16;
     default: return nullptr;
   }
 }

@@ -3,6 +3,8 @@
 
 #include <immintrin.h>
 
+#include <cstring>
+
 #include "quant/blocks.h"
 
 namespace ts::avx2 {
@@ -31,6 +33,13 @@ inline __m256i unpack_nibbles(const uint8_t* qs) {
 inline __m256 dot_u8_s8(__m256i x, __m256i y) {
   const __m256i pairs = _mm256_maddubs_epi16(x, y);  // |products| <= 255*127*2 fits int16 for our ranges
   return _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+}
+
+inline int hsum_i32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+  return _mm_cvtsi128_si32(s);
 }
 
 }  // namespace
@@ -77,17 +86,119 @@ float dot_q8_0_q8_0(int64_t n, const void* w, const void* a) {
   return hsum(acc);
 }
 
-float dot_f32_f32(int64_t n, const void* w, const void* a) {
-  const auto* x = static_cast<const float*>(w);
+namespace {
+inline __m256 load_f32(const float* p) { return _mm256_loadu_ps(p); }
+inline float f32_scalar(float x) { return x; }
+inline __m256 widen_f16(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+inline __m256 widen_bf16(const uint16_t* p) {
+  const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+}
+inline float bf16_scalar(uint16_t b) {
+  const uint32_t bits = static_cast<uint32_t>(b) << 16;
+  float f;
+  std::memcpy(&f, &bits, sizeof(f));
+  return f;
+}
+
+// Float weights (f32, or f16/bf16 widened exactly) against f32 activations: two FMA chains.
+template <typename T, __m256 (*Load)(const T*), float (*Scalar)(T)>
+float dot_float_f32(int64_t n, const void* w, const void* a) {
+  const auto* x = static_cast<const T*>(w);
   const auto* y = static_cast<const float*>(a);
   __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
-    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), acc0);
-    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8), acc1);
+    acc0 = _mm256_fmadd_ps(Load(x + i), _mm256_loadu_ps(y + i), acc0);
+    acc1 = _mm256_fmadd_ps(Load(x + i + 8), _mm256_loadu_ps(y + i + 8), acc1);
   }
   float sum = hsum(_mm256_add_ps(acc0, acc1));
-  for (; i < n; ++i) sum += x[i] * y[i];
+  for (; i < n; ++i) sum += Scalar(x[i]) * y[i];
+  return sum;
+}
+}  // namespace
+
+float dot_f32_f32(int64_t n, const void* w, const void* a) { return dot_float_f32<float, load_f32, f32_scalar>(n, w, a); }
+float dot_f16_f32(int64_t n, const void* w, const void* a) { return dot_float_f32<uint16_t, widen_f16, f16>(n, w, a); }
+float dot_bf16_f32(int64_t n, const void* w, const void* a) {
+  return dot_float_f32<uint16_t, widen_bf16, bf16_scalar>(n, w, a);
+}
+
+// The K formats: every integer sum of a super-block is exact in int32 (<= 256 x 63 x 15 x 128
+// for Q4_K, 256 x 128 x 63 x 128 for Q6_K), and the float steps per super-block are the
+// reference's expressions in its order, so results equal the scalar twin bit for bit.
+float dot_q4_k_q8_k(int64_t n, const void* w, const void* a) {
+  const auto* x = static_cast<const BlockQ4_K*>(w);
+  const auto* y = static_cast<const BlockQ8_K*>(a);
+  const __m256i mask = _mm256_set1_epi8(0x0F);
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n / kQKK; ++i) {
+    const uint8_t* s = x[i].scales;
+    int sc[8], mn[8];
+    for (int j = 0; j < 4; ++j) {
+      sc[j] = s[j] & 63;
+      mn[j] = s[j + 4] & 63;
+      sc[j + 4] = (s[j + 8] & 0xF) | ((s[j] >> 6) << 4);
+      mn[j + 4] = (s[j + 8] >> 4) | ((s[j + 4] >> 6) << 4);
+    }
+    __m256i acc = _mm256_setzero_si256();
+    for (int g = 0; g < 4; ++g) {
+      // 32 bytes: low nibbles are sub-block 2g, high nibbles sub-block 2g + 1.
+      const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i].qs + 32 * g));
+      const __m256i lo = _mm256_and_si256(raw, mask);
+      const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), mask);
+      const __m256i p_lo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].qs + 64 * g)));
+      const __m256i p_hi =
+          _mm256_maddubs_epi16(hi, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].qs + 64 * g + 32)));
+      acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p_lo, _mm256_set1_epi16(static_cast<int16_t>(sc[2 * g]))));
+      acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p_hi, _mm256_set1_epi16(static_cast<int16_t>(sc[2 * g + 1]))));
+    }
+    int summ = 0;
+    for (int j = 0; j < 8; ++j) summ += mn[j] * (y[i].bsums[2 * j] + y[i].bsums[2 * j + 1]);
+    const int sumi = hsum_i32(acc);
+    sum += y[i].d * (f16(x[i].d) * static_cast<float>(sumi) - f16(x[i].dmin) * static_cast<float>(summ));
+  }
+  return sum;
+}
+
+float dot_q6_k_q8_k(int64_t n, const void* w, const void* a) {
+  const auto* x = static_cast<const BlockQ6_K*>(w);
+  const auto* y = static_cast<const BlockQ8_K*>(a);
+  const __m256i m4 = _mm256_set1_epi8(0x0F);
+  const __m256i m2 = _mm256_set1_epi8(0x30);
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n / kQKK; ++i) {
+    const int8_t* sc = x[i].scales;
+    // Values are stored as q + 32 in [0, 63] (unsigned for VPMADDUBSW); the offset comes back
+    // out as 32 x sum over groups of scale x (sum of the group's activations).
+    int offset = 0;
+    for (int g = 0; g < kQKK / 16; ++g) offset += sc[g] * y[i].bsums[g];
+    __m256i acc = _mm256_setzero_si256();
+    const uint8_t* ql = x[i].ql;
+    const uint8_t* qh = x[i].qh;
+    for (int half = 0; half < 2; ++half) {
+      const __m256i la = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
+      const __m256i lb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
+      const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh));
+      // 16-bit shifts move bits within each byte pair; the masks keep each byte's own bits.
+      const __m256i v[4] = {
+          _mm256_or_si256(_mm256_and_si256(la, m4), _mm256_and_si256(_mm256_slli_epi16(h, 4), m2)),
+          _mm256_or_si256(_mm256_and_si256(lb, m4), _mm256_and_si256(_mm256_slli_epi16(h, 2), m2)),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(la, 4), m4), _mm256_and_si256(h, m2)),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(lb, 4), m4), _mm256_and_si256(_mm256_srli_epi16(h, 2), m2)),
+      };
+      for (int k = 0; k < 4; ++k) {
+        const int e = half * 128 + 32 * k;  // first element; groups e/16 and e/16 + 1
+        const __m256i p = _mm256_maddubs_epi16(v[k], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].qs + e)));
+        const __m256i scales = _mm256_set_m128i(_mm_set1_epi16(sc[e / 16 + 1]), _mm_set1_epi16(sc[e / 16]));
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, scales));
+      }
+      ql += 64;
+      qh += 32;
+    }
+    const int sumi = hsum_i32(acc) - 32 * offset;
+    sum += f16(x[i].d) * y[i].d * static_cast<float>(sumi);
+  }
   return sum;
 }
 

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <thread>
 #include <vector>
 
 #include "base/thread_pool.h"
@@ -41,6 +42,16 @@ TEST(ThreadPool, DynamicChunksCoverEveryIndexExactlyOnce) {
       }
     }
   }
+}
+
+TEST(ThreadPool, DefaultCountsPhysicalCores) {
+  // Two SMT siblings on core 0, one thread each on cores 1 and 2, a second package's core 0.
+  EXPECT_EQ(count_physical_cores({{0, 0}, {0, 0}, {0, 1}, {0, 2}, {1, 0}}), 4);
+  EXPECT_EQ(count_physical_cores({{0, 3}}), 1);
+  EXPECT_EQ(count_physical_cores({}), 0);
+  const int n = ThreadPool::default_num_threads();
+  EXPECT_GE(n, 1);
+  EXPECT_LE(n, static_cast<int>(std::thread::hardware_concurrency()));
 }
 
 }  // namespace

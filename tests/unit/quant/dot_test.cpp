@@ -2,6 +2,8 @@
 // dequantized rows, over ragged lengths.
 #include <gtest/gtest.h>
 
+#include <bit>
+
 #include <cmath>
 #include <random>
 #include <vector>
@@ -74,6 +76,10 @@ TEST(Dot, KernelsMatchReferenceAndFloat) {
       const float got = fast.vec_dot(n, w.data(), a.data());
       const float want = ref.vec_dot(n, w.data(), a.data());
       EXPECT_NEAR(got, want, static_cast<double>(kKernelVsReference) * magnitude + 1e-6) << dtype_name(w_type) << " n=" << n;
+      if (w_type == DType::Q4_K || w_type == DType::Q6_K) {
+        // Exact integer super-block sums and the reference's float steps: the same bits.
+        EXPECT_EQ(std::bit_cast<uint32_t>(got), std::bit_cast<uint32_t>(want)) << dtype_name(w_type) << " n=" << n;
+      }
       EXPECT_NEAR(static_cast<double>(want), exact, static_cast<double>(kQuantizedVsFloat) * magnitude + 1e-6) << dtype_name(w_type) << " n=" << n;
     }
   }
