@@ -33,5 +33,6 @@ void add_perplexity_command(CLI::App& app);
 void add_synth_command(CLI::App& app);
 void add_bench_commands(CLI::App& app);
 void add_chipsim_command(CLI::App& app);
+void add_profile_command(CLI::App& app);
 
 }  // namespace ts

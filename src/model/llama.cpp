@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <initializer_list>
 #include <vector>
 
 #include "base/error.h"
+#include "base/perf.h"
 #include "formats/gguf/gguf_reader.h"
 #include "kernels/numerics.h"
 #include "kernels/ops.h"
@@ -71,64 +73,127 @@ class Llama final : public Model {
     if (pos0 < 0 || pos0 + n > kv.n_ctx) fail("forward: positions {}..{} exceed the context of {}", pos0, pos0 + n - 1, kv.n_ctx);
     if (kv.n_ctx > ctx_capacity_) grow_scores(kv.n_ctx);
     const int64_t E = c.n_embd;
+    perf::Zone forward_zone("forward");
 
     // x = embedding(tokens)
-    for (int64_t t = 0; t < n; ++t) {
-      if (tokens[t] < 0 || tokens[t] >= c.n_vocab) fail("forward: token id {} outside vocabulary of {}", tokens[t], c.n_vocab);
-      dequantize_matrix_row(token_embd_, tokens[t], x_.data() + t * E);
+    {
+      perf::Zone zone("embedding");
+      for (int64_t t = 0; t < n; ++t) {
+        if (tokens[t] < 0 || tokens[t] >= c.n_vocab) fail("forward: token id {} outside vocabulary of {}", tokens[t], c.n_vocab);
+        dequantize_matrix_row(token_embd_, tokens[t], x_.data() + t * E);
+      }
     }
     tap("embd", -1, x_.data(), n, E);
 
     for (int64_t il = 0; il < c.n_layer; ++il) {
       const LlamaLayer& L = layers_[static_cast<size_t>(il)];
-      // Attention block: x = x + Wo · attention(rope(Wq·h), rope(Wk·h), Wv·h), h = RMSNorm(x)
-      for (int64_t t = 0; t < n; ++t) rms_norm(x_.data() + t * E, L.attn_norm.data(), h_.data() + t * E, E, c.norm_eps);
-      tap("attn_norm", il, h_.data(), n, E);
-      matmul_fused({{&L.wq, q_.data()}, {&L.wk, k_.data()}, {&L.wv, v_.data()}}, h_.data(), n, pool_, scratch_.data(),
-                   scratch_.size());
-      apply_rope(n, pos0);
-      tap("Qcur", il, q_.data(), n, c.q_dim());
-      tap("Kcur", il, k_.data(), n, c.kv_dim());
-      tap("Vcur", il, v_.data(), n, c.kv_dim());
-      // The cache holds f16 values (rounded here; stored as float until the packed f16 cache lands).
-      for (int64_t t = 0; t < n; ++t) {
-        round_to_f16(k_.data() + t * c.kv_dim(), c.kv_dim(), kv.k_at(il, pos0 + t));
-        round_to_f16(v_.data() + t * c.kv_dim(), c.kv_dim(), kv.v_at(il, pos0 + t));
-      }
-      attention(kv, il, n, pos0);
-      tap("kqv_out", il, attn_.data(), n, c.q_dim());
-      linear(L.wo, attn_.data(), n, h_.data());
-      tap("attn_out", il, h_.data(), n, E);
-      add_inplace(x_.data(), h_.data(), n * E);
-      tap("ffn_inp", il, x_.data(), n, E);
-
-      // Feed-forward block: x = x + W_down · (silu(W_gate·h) ⊙ W_up·h), h = RMSNorm(x)
-      for (int64_t t = 0; t < n; ++t) rms_norm(x_.data() + t * E, L.ffn_norm.data(), h_.data() + t * E, E, c.norm_eps);
-      tap("ffn_norm", il, h_.data(), n, E);
-      matmul_fused({{&L.w_gate, gate_.data()}, {&L.w_up, up_.data()}}, h_.data(), n, pool_, scratch_.data(),
-                   scratch_.size());
-      tap("ffn_gate", il, gate_.data(), n, c.n_ff);
-      tap("ffn_up", il, up_.data(), n, c.n_ff);
-      numeric_kernels().swiglu(gate_.data(), up_.data(), n * c.n_ff);
-      tap("ffn_swiglu", il, gate_.data(), n, c.n_ff);
-      linear(L.w_down, gate_.data(), n, h_.data());
-      tap("ffn_out", il, h_.data(), n, E);
-      add_inplace(x_.data(), h_.data(), n * E);
-      tap("l_out", il, x_.data(), n, E);
+      perf::Zone layer_zone("layer", il);
+      attention_block(L, kv, il, n, pos0);
+      ffn_block(L, il, n);
     }
 
     // logits = W_out · RMSNorm(x), for the last token or all of them
     const int64_t first = all_logits ? 0 : n - 1;
     const int64_t rows = n - first;
-    for (int64_t t = first; t < n; ++t) {
-      rms_norm(x_.data() + t * E, output_norm_.data(), h_.data() + (t - first) * E, E, c.norm_eps);
+    {
+      perf::Zone zone("norm");
+      for (int64_t t = first; t < n; ++t) {
+        rms_norm(x_.data() + t * E, output_norm_.data(), h_.data() + (t - first) * E, E, c.norm_eps);
+      }
     }
     tap("result_norm", -1, h_.data(), rows, E);
-    linear(output_, h_.data(), rows, logits);
+    {
+      perf::Zone zone("lm_head");
+      linear("output", -1, output_, h_.data(), rows, logits);
+    }
     tap("result_output", -1, logits, rows, c.n_vocab);
   }
 
  private:
+  // x = x + Wo · attention(rope(Wq·h), rope(Wk·h), Wv·h), h = RMSNorm(x)
+  void attention_block(const LlamaLayer& L, KvCache& kv, int64_t il, int64_t n, int64_t pos0) {
+    const ModelConfig& c = cfg_;
+    const int64_t E = c.n_embd;
+    perf::Zone block_zone("attn", il);
+    norm_rows("attn_norm", il, L.attn_norm, n);
+    tap("attn_norm", il, h_.data(), n, E);
+    {
+      perf::Zone zone = linear_zone("attn_qkv", il, n, {&L.wq, &L.wk, &L.wv});
+      matmul_fused({{&L.wq, q_.data()}, {&L.wk, k_.data()}, {&L.wv, v_.data()}}, h_.data(), n, pool_, scratch_.data(),
+                   scratch_.size());
+    }
+    apply_rope(n, pos0, il);
+    tap("Qcur", il, q_.data(), n, c.q_dim());
+    tap("Kcur", il, k_.data(), n, c.kv_dim());
+    tap("Vcur", il, v_.data(), n, c.kv_dim());
+    {
+      // The cache holds f16 values (rounded here; stored as float until the packed f16 cache lands).
+      perf::Zone zone("kv_update", il);
+      for (int64_t t = 0; t < n; ++t) {
+        round_to_f16(k_.data() + t * c.kv_dim(), c.kv_dim(), kv.k_at(il, pos0 + t));
+        round_to_f16(v_.data() + t * c.kv_dim(), c.kv_dim(), kv.v_at(il, pos0 + t));
+      }
+    }
+    {
+      perf::Zone zone("attention", il);
+      attention(kv, il, n, pos0);
+    }
+    tap("kqv_out", il, attn_.data(), n, c.q_dim());
+    linear("attn_out", il, L.wo, attn_.data(), n, h_.data());
+    tap("attn_out", il, h_.data(), n, E);
+    residual(il, n);
+    tap("ffn_inp", il, x_.data(), n, E);
+  }
+
+  // x = x + W_down · (silu(W_gate·h) ⊙ W_up·h), h = RMSNorm(x)
+  void ffn_block(const LlamaLayer& L, int64_t il, int64_t n) {
+    const ModelConfig& c = cfg_;
+    const int64_t E = c.n_embd;
+    perf::Zone block_zone("ffn", il);
+    norm_rows("ffn_norm", il, L.ffn_norm, n);
+    tap("ffn_norm", il, h_.data(), n, E);
+    {
+      perf::Zone zone = linear_zone("ffn_gate_up", il, n, {&L.w_gate, &L.w_up});
+      matmul_fused({{&L.w_gate, gate_.data()}, {&L.w_up, up_.data()}}, h_.data(), n, pool_, scratch_.data(),
+                   scratch_.size());
+    }
+    tap("ffn_gate", il, gate_.data(), n, c.n_ff);
+    tap("ffn_up", il, up_.data(), n, c.n_ff);
+    {
+      perf::Zone zone("swiglu", il);
+      numeric_kernels().swiglu(gate_.data(), up_.data(), n * c.n_ff);
+    }
+    tap("ffn_swiglu", il, gate_.data(), n, c.n_ff);
+    linear("ffn_down", il, L.w_down, gate_.data(), n, h_.data());
+    tap("ffn_out", il, h_.data(), n, E);
+    residual(il, n);
+    tap("l_out", il, x_.data(), n, E);
+  }
+
+  // h = RMSNorm(x) row by row.
+  void norm_rows(const char* name, int64_t il, const std::vector<float>& weight, int64_t n) {
+    perf::Zone zone(name, il);
+    const int64_t E = cfg_.n_embd;
+    for (int64_t t = 0; t < n; ++t) rms_norm(x_.data() + t * E, weight.data(), h_.data() + t * E, E, cfg_.norm_eps);
+  }
+
+  // x += h
+  void residual(int64_t il, int64_t n) {
+    perf::Zone zone("residual", il);
+    add_inplace(x_.data(), h_.data(), n * cfg_.n_embd);
+  }
+
+  // A zone for one (possibly fused) linear product: [rows, n_embd or K] x [K, sum of N].
+  static perf::Zone linear_zone(const char* name, int64_t il, int64_t rows, std::initializer_list<const WeightMatrix*> ws) {
+    int64_t n_out = 0;
+    double bytes = 0.0;
+    for (const WeightMatrix* w : ws) {
+      n_out += w->rows;
+      bytes += static_cast<double>(row_bytes(w->type, static_cast<uint64_t>(w->cols))) * static_cast<double>(w->rows);
+    }
+    const WeightMatrix& first = **ws.begin();
+    return perf::Zone(name, il, rows, first.cols, n_out, dtype_name(first.type).data(), bytes);
+  }
   void allocate_buffers() {
     const ModelConfig& c = cfg_;
     const auto B = static_cast<size_t>(max_batch_);
@@ -156,11 +221,13 @@ class Llama final : public Model {
     scores_.assign(static_cast<size_t>(pool_.num_threads() * n_ctx), 0.0f);
   }
 
-  void linear(const WeightMatrix& w, const float* in, int64_t rows, float* out) {
+  void linear(const char* name, int64_t il, const WeightMatrix& w, const float* in, int64_t rows, float* out) {
+    perf::Zone zone = linear_zone(name, il, rows, {&w});
     matmul(w, in, rows, out, pool_, scratch_.data(), scratch_.size());
   }
 
-  void apply_rope(int64_t n, int64_t pos0) {
+  void apply_rope(int64_t n, int64_t pos0, int64_t il) {
+    perf::Zone zone("rope", il);
     const ModelConfig& c = cfg_;
     const float* factors = rope_freqs_.empty() ? nullptr : rope_freqs_.data();
     for (int64_t t = 0; t < n; ++t) {

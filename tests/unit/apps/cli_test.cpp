@@ -130,4 +130,43 @@ TEST_F(Cli, ChipsimSeedParametersAndErrors) {
   EXPECT_NE(r.output.find("nope"), std::string::npos) << r.output;
 }
 
+// profile on the tiny model: phases, per-layer and shape statistics, a Chrome trace, perf lines
+// at --log-level trace, and chipsim reading the recorded shapes.
+TEST_F(Cli, ProfileShapesTraceAndChipsim) {
+  const std::string base = (std::filesystem::temp_directory_path() / ("ts_cli_prof_" + std::to_string(getpid()))).string();
+  Result r = run("profile -m " + model_ + " --prompt-len 8 --gen 3 --no-limits --json -t 1 --trace-out " + base + ".trace");
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::ofstream(base + ".json") << r.output;
+  const auto j = nlohmann::json::parse(r.output);
+  EXPECT_EQ(j["tokens"].get<int64_t>(), 11);
+  EXPECT_EQ(j["phases"]["prefill"]["forwards"].get<int64_t>(), 1);
+  EXPECT_EQ(j["phases"]["decode"]["forwards"].get<int64_t>(), 3);
+  const int64_t layers = static_cast<int64_t>(j["phases"]["decode"]["attn_ms_per_layer"].size());
+  ASSERT_GT(layers, 0);
+  int64_t prefill_qkv = 0, decode_qkv = 0;
+  for (const auto& s : j["shapes"]) {
+    if (s["op"] == "attn_qkv" && s["m"] == 8) prefill_qkv += s["count"].get<int64_t>();
+    if (s["op"] == "attn_qkv" && s["m"] == 1) decode_qkv += s["count"].get<int64_t>();
+  }
+  EXPECT_EQ(prefill_qkv, layers);
+  EXPECT_EQ(decode_qkv, 3 * layers);
+  std::ifstream trace(base + ".trace");
+  const auto t = nlohmann::json::parse(trace);
+  EXPECT_GT(t["traceEvents"].size(), 10u);
+  EXPECT_EQ(t["traceEvents"][0]["ph"], "X");
+
+  r = run("chipsim --profile " + base + ".json");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("attn_qkv"), std::string::npos);
+  r = run("profile -m " + model_ + " --prompt-len 4 --gen 1 --no-limits -t 1 --log-level trace");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("[perf] linear [1x"), std::string::npos);
+  EXPECT_NE(r.output.find("[perf] model::forward embedding="), std::string::npos);
+  r = run("profile -m " + model_ + " --log-level loud");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("log-level"), std::string::npos) << r.output;
+  std::filesystem::remove(base + ".json");
+  std::filesystem::remove(base + ".trace");
+}
+
 }  // namespace
