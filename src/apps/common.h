@@ -34,5 +34,6 @@ void add_synth_command(CLI::App& app);
 void add_bench_commands(CLI::App& app);
 void add_chipsim_command(CLI::App& app);
 void add_profile_command(CLI::App& app);
+void add_sweep_command(CLI::App& app);
 
 }  // namespace ts

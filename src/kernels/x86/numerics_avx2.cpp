@@ -141,39 +141,46 @@ void attn_softmax(float* x, int64_t n_valid) {
 
 namespace {
 
-// Batch order with whole 8-column groups. The reference keeps one accumulator per (column
-// group, p % 8); each is an independent chain over p = slot, slot + 8, ... So the positions are
-// walked once per slot, and every visited V row feeds all of a chunk of G column groups from one
-// broadcast of its weight: one load per FMA instead of two, each row read once, same sums.
-template <int G>
-void batch_slot_pass(const float* w, const float* v, int64_t v_stride, int64_t n, int slot, __m256* acc_out) {
+// Whole 8-column groups. The reference keeps one accumulator per (column group, p % kSlots)
+// (8 slots in the batch order, 32 in the single-row order); each is an independent chain over
+// p = slot, slot + kSlots, ... So the positions are walked once per slot, and every visited V row
+// feeds a chunk of G column groups from one broadcast of its weight: one load per FMA instead of
+// two, each row read once, and the same sums in the same order.
+template <int G, int kSlots>
+void slot_pass(const float* w, const float* v, int64_t v_stride, int64_t n, int slot, __m256* acc_out) {
   __m256 a[G];
   for (auto& x : a) x = _mm256_setzero_ps();
-  for (int64_t p = slot; p < n; p += 8) {
+  for (int64_t p = slot; p < n; p += kSlots) {
     const __m256 wp = _mm256_set1_ps(w[p]);
     const float* row = v + p * v_stride;
     for (int g = 0; g < G; ++g) a[g] = _mm256_fmadd_ps(wp, _mm256_loadu_ps(row + 8 * g), a[g]);
   }
-  for (int g = 0; g < G; ++g) acc_out[8 * g + slot] = a[g];
+  for (int g = 0; g < G; ++g) acc_out[kSlots * g + slot] = a[g];
 }
 
-void weighted_sum_batch_slots(const float* w, const float* v, int64_t v_stride, int64_t n, int64_t dim, float* out) {
-  __m256 acc[kMaxAttentionDim];  // [group, slot]: dim / 8 groups of 8 slots
+// acc: [dim / 8 groups, kSlots] accumulators, filled slot by slot.
+template <int kSlots>
+void slot_accumulate(const float* w, const float* v, int64_t v_stride, int64_t n, int64_t dim, __m256* acc) {
   for (int64_t g0 = 0; g0 < dim / 8;) {
     const int64_t left = dim / 8 - g0;
     const int chunk = left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
     const float* vg = v + 8 * g0;
-    __m256* ag = acc + 8 * g0;
-    for (int slot = 0; slot < 8; ++slot) {
+    __m256* ag = acc + kSlots * g0;
+    for (int slot = 0; slot < kSlots; ++slot) {
       switch (chunk) {
-        case 8: batch_slot_pass<8>(w, vg, v_stride, n, slot, ag); break;
-        case 4: batch_slot_pass<4>(w, vg, v_stride, n, slot, ag); break;
-        case 2: batch_slot_pass<2>(w, vg, v_stride, n, slot, ag); break;
-        default: batch_slot_pass<1>(w, vg, v_stride, n, slot, ag); break;
+        case 8: slot_pass<8, kSlots>(w, vg, v_stride, n, slot, ag); break;
+        case 4: slot_pass<4, kSlots>(w, vg, v_stride, n, slot, ag); break;
+        case 2: slot_pass<2, kSlots>(w, vg, v_stride, n, slot, ag); break;
+        default: slot_pass<1, kSlots>(w, vg, v_stride, n, slot, ag); break;
       }
     }
     g0 += chunk;
   }
+}
+
+void weighted_sum_batch_slots(const float* w, const float* v, int64_t v_stride, int64_t n, int64_t dim, float* out) {
+  __m256 acc[kMaxAttentionDim];  // [group, 8 slots]
+  slot_accumulate<8>(w, v, v_stride, n, dim, acc);
   for (int64_t g = 0; g < dim / 8; ++g) {
     const __m256* a = acc + 8 * g;
     const __m256 t0 = _mm256_add_ps(a[4], a[0]), t1 = _mm256_add_ps(a[5], a[1]);
@@ -182,12 +189,29 @@ void weighted_sum_batch_slots(const float* w, const float* v, int64_t v_stride, 
   }
 }
 
+void weighted_sum_single_slots(const float* w, const float* v, int64_t v_stride, int64_t n, int64_t dim, float* out) {
+  __m256 acc[kMaxAttentionDim / 8 * 32];  // [group, 32 slots]: 64 KiB of stack at most
+  slot_accumulate<32>(w, v, v_stride, n, dim, acc);
+  for (int64_t g = 0; g < dim / 8; ++g) {
+    // Slot 8j + l is lane l of accumulator j in the reference.
+    const __m256* a = acc + 32 * g;
+    __m256 s[8];
+    for (int l = 0; l < 8; ++l) s[l] = _mm256_add_ps(_mm256_add_ps(a[l], a[16 + l]), _mm256_add_ps(a[8 + l], a[24 + l]));
+    __m256 t[4];
+    for (int l = 0; l < 4; ++l) t[l] = _mm256_add_ps(s[l], s[l + 4]);
+    _mm256_storeu_ps(out + 8 * g, _mm256_add_ps(_mm256_add_ps(t[0], t[1]), _mm256_add_ps(t[2], t[3])));
+  }
+}
+
 }  // namespace
 
 void attn_weighted_sum(const float* w, const float* v, int64_t v_stride, int64_t n, int64_t dim, float* out,
                        SumOrder order) {
   if (dim > kMaxAttentionDim) fail("attention: head size {} exceeds {}", dim, kMaxAttentionDim);
-  if (order == SumOrder::kBatch && dim % 8 == 0) return weighted_sum_batch_slots(w, v, v_stride, n, dim, out);
+  if (dim % 8 == 0) {
+    return order == SumOrder::kBatch ? weighted_sum_batch_slots(w, v, v_stride, n, dim, out)
+                                     : weighted_sum_single_slots(w, v, v_stride, n, dim, out);
+  }
   const int64_t dim8 = dim / 8 * 8;
   alignas(32) float tail_out[8];
   // Columns are done 8 at a time; the last partial group goes through a padded copy of v.

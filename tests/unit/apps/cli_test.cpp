@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 #include <unistd.h>
@@ -167,6 +168,38 @@ TEST_F(Cli, ProfileShapesTraceAndChipsim) {
   EXPECT_NE(r.output.find("log-level"), std::string::npos) << r.output;
   std::filesystem::remove(base + ".json");
   std::filesystem::remove(base + ".trace");
+}
+
+// sweep on the tiny model: fixed CSV columns, one row per context, a report with the summary,
+// one PNG per metric when gnuplot is installed, and contexts too short for the generation named.
+TEST_F(Cli, SweepWritesCsvPlotsAndReport) {
+  const auto dir = std::filesystem::temp_directory_path() / ("ts_cli_sweep_" + std::to_string(getpid()));
+  Result r = run("sweep -m " + model_ + " --ctx 16,32 --gen 4 -t 1 --out " + dir.string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::ifstream csv(dir / "sweep.csv");
+  std::string header, row1, row2, extra;
+  std::getline(csv, header);
+  std::getline(csv, row1);
+  std::getline(csv, row2);
+  EXPECT_EQ(header,
+            "model,threads,ctx,prompt_tokens,gen_tokens,ttft_ms,prefill_tok_s,decode_ms,decode_ms_per_tok,decode_tok_s,"
+            "peak_rss_gb,kv_est_mb,kv_measured_mb");
+  EXPECT_NE(row1.find(",1,16,12,4,"), std::string::npos) << row1;
+  EXPECT_NE(row2.find(",1,32,28,4,"), std::string::npos) << row2;
+  EXPECT_FALSE(std::getline(csv, extra));
+  std::ifstream report_in(dir / "report.md");
+  const std::string report((std::istreambuf_iterator<char>(report_in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(report.find("From context 16 to 32"), std::string::npos) << report;
+  if (report.find("No plots") == std::string::npos) {
+    for (const char* png : {"ttft_ms.png", "decode_ms_per_tok.png", "kv_measured_mb.png"}) {
+      EXPECT_GT(std::filesystem::file_size(dir / png), 1000u) << png;
+    }
+  }
+  EXPECT_NE(r.output.find("[sweep] done (2/2)"), std::string::npos) << r.output;
+  r = run("sweep -m " + model_ + " --ctx 4 --gen 8 -t 1 --out " + dir.string());
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("context 4"), std::string::npos) << r.output;
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
