@@ -32,6 +32,11 @@ struct NumericKernels {
   // with zero weights; an FMA with a zero weight leaves the sum unchanged, so no padding here.)
   void (*weighted_sum)(const float* w, const float* v, int64_t v_stride, int64_t n, int64_t dim, float* out,
                        SumOrder order);
+  // weighted_sum for n_rows rows sharing v: row i reads w + i * w_stride over n_keys[i]
+  // positions and writes out + i * out_stride; each row's result is bit-identical to
+  // weighted_sum alone (the fast twin only reads each chunk of v once for all rows).
+  void (*weighted_sums)(const float* w, int64_t w_stride, const int64_t* n_keys, int64_t n_rows, const float* v,
+                        int64_t v_stride, int64_t dim, float* out, int64_t out_stride, SumOrder order);
   // gate[i] = gate[i] / (1 + exp(-gate[i])) * up[i]
   void (*swiglu)(float* gate, const float* up, int64_t n);
   // out[i] = in[i] rounded to the nearest f16 value (ties to even), as f32; in may equal out.

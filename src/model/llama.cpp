@@ -29,6 +29,8 @@ struct LlamaLayer {
 };
 
 constexpr int64_t kMaxHeadDim = 512;
+constexpr int64_t kQueryBlock = 8;  // queries of one head per attention job
+constexpr int64_t kKeyChunk = 64;   // keys per pass: 64 rows x head_dim floats stay in L1
 
 class Llama final : public Model {
  public:
@@ -218,7 +220,7 @@ class Llama final : public Model {
 
   void grow_scores(int64_t n_ctx) {
     ctx_capacity_ = n_ctx;
-    scores_.assign(static_cast<size_t>(pool_.num_threads() * n_ctx), 0.0f);
+    scores_.assign(static_cast<size_t>(pool_.num_threads() * kQueryBlock * n_ctx), 0.0f);
   }
 
   void linear(const char* name, int64_t il, const WeightMatrix& w, const float* in, int64_t rows, float* out) {
@@ -253,24 +255,43 @@ class Llama final : public Model {
     const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
     const SumOrder qk_order = sum_order_for(n, c.head_dim);
     const SumOrder pv_order = n > 1 ? SumOrder::kBatch : SumOrder::kSingle;
-    // Causal rows cost in proportion to their position: hand out small chunks so the threads
-    // finish together.
-    const auto jobs = static_cast<size_t>(n * c.n_head);
+    // Jobs are blocks of consecutive queries of one head: each chunk of keys is then read once
+    // per block (and reused from L1 by its queries) instead of once per query. Causal rows cost in
+    // proportion to their position, so small jobs are handed out dynamically.
+    const int64_t blocks = (n + kQueryBlock - 1) / kQueryBlock;
+    const auto jobs = static_cast<size_t>(blocks * c.n_head);
     const size_t chunk = std::max<size_t>(1, jobs / (static_cast<size_t>(pool_.num_threads()) * 16));
+    const int64_t kv_stride = c.kv_dim();
     pool_.parallel_for_dynamic(jobs, chunk, [&](size_t begin, size_t end, int thread) {
-      float* scores = scores_.data() + static_cast<size_t>(thread) * static_cast<size_t>(ctx_capacity_);
+      // [kQueryBlock, ctx_capacity] scores of this thread's block
+      float* scores = scores_.data() + static_cast<size_t>(thread) * static_cast<size_t>(kQueryBlock * ctx_capacity_);
       for (size_t job = begin; job < end; ++job) {
-        const int64_t t = static_cast<int64_t>(job) / c.n_head;
         const int64_t h = static_cast<int64_t>(job) % c.n_head;
+        const int64_t t0 = static_cast<int64_t>(job) / c.n_head * kQueryBlock;
+        const int64_t t1 = std::min(n, t0 + kQueryBlock);
         const int64_t kv_off = (h / group) * c.head_dim;
-        const int64_t n_keys = pos0 + t + 1;
-        float q[kMaxHeadDim];  // [head_dim]
-        round_to_f16(q_.data() + t * c.q_dim() + h * c.head_dim, c.head_dim, q);
-        ak.scores(q, kv.k_at(il, 0) + kv_off, c.kv_dim(), n_keys, c.head_dim, qk_order, scale, scores);
-        ak.softmax(scores, n_keys);
-        round_to_f16(scores, n_keys, scores);
-        ak.weighted_sum(scores, kv.v_at(il, 0) + kv_off, c.kv_dim(), n_keys, c.head_dim,
-                        attn_.data() + t * c.q_dim() + h * c.head_dim, pv_order);
+        const float* keys = kv.k_at(il, 0) + kv_off;
+        float q[kQueryBlock][kMaxHeadDim];  // [queries, head_dim]
+        for (int64_t t = t0; t < t1; ++t) round_to_f16(q_.data() + t * c.q_dim() + h * c.head_dim, c.head_dim, q[t - t0]);
+        // Scores key chunk by key chunk; each key's dot product is the same computation as
+        // when a query runs alone.
+        for (int64_t p0 = 0; p0 < pos0 + t1; p0 += kKeyChunk) {
+          for (int64_t t = t0; t < t1; ++t) {
+            const int64_t n_keys = pos0 + t + 1;
+            if (p0 >= n_keys) continue;
+            ak.scores(q[t - t0], keys + p0 * kv_stride, kv_stride, std::min(kKeyChunk, n_keys - p0), c.head_dim, qk_order,
+                      scale, scores + (t - t0) * ctx_capacity_ + p0);
+          }
+        }
+        int64_t n_keys[kQueryBlock];
+        for (int64_t t = t0; t < t1; ++t) {
+          n_keys[t - t0] = pos0 + t + 1;
+          float* row = scores + (t - t0) * ctx_capacity_;
+          ak.softmax(row, n_keys[t - t0]);
+          round_to_f16(row, n_keys[t - t0], row);
+        }
+        ak.weighted_sums(scores, ctx_capacity_, n_keys, t1 - t0, kv.v_at(il, 0) + kv_off, kv_stride, c.head_dim,
+                         attn_.data() + t0 * c.q_dim() + h * c.head_dim, c.q_dim(), pv_order);
       }
     });
   }
@@ -295,7 +316,7 @@ class Llama final : public Model {
   std::vector<float> gate_;  // [max_batch, n_ff]
   std::vector<float> up_;    // [max_batch, n_ff]
   std::vector<float> rope_cs_;  // [n_rot / 2, 2] cos and sin for one position
-  std::vector<float> scores_;  // [n_threads, ctx_capacity]
+  std::vector<float> scores_;  // [n_threads, kQueryBlock, ctx_capacity]
   std::vector<uint8_t> scratch_;  // quantized activations for matmul
   int64_t ctx_capacity_ = 0;
 };

@@ -113,6 +113,11 @@ void attn_weighted_sum(const float* w, const float* v, int64_t v_stride, int64_t
   }
 }
 
+void attn_weighted_sums(const float* w, int64_t w_stride, const int64_t* n_keys, int64_t n_rows, const float* v,
+                        int64_t v_stride, int64_t dim, float* out, int64_t out_stride, SumOrder order) {
+  for (int64_t i = 0; i < n_rows; ++i) attn_weighted_sum(w + i * w_stride, v, v_stride, n_keys[i], dim, out + i * out_stride, order);
+}
+
 void swiglu(float* gate, const float* up, int64_t n) {
   for (int64_t i = 0; i < n; ++i) gate[i] = gate[i] / (1.0f + exp_poly(0.0f - gate[i])) * up[i];
 }

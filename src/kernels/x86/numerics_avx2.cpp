@@ -254,6 +254,77 @@ void attn_weighted_sum(const float* w, const float* v, int64_t v_stride, int64_t
   }
 }
 
+namespace {
+
+constexpr int64_t kSharedRows = 8;     // rows that share each chunk of v
+constexpr int64_t kSharedMaxDim = 128;
+constexpr int64_t kSharedChunk = 64;   // positions per chunk (a multiple of the 8 slots)
+
+// Continues the batch-order chains of G column groups at one slot over positions
+// [p_begin, p_end) with p = slot (mod 8); acc holds the chains between calls (stride 8: slots).
+template <int G>
+void continue_slot(const float* w, const float* v, int64_t v_stride, int64_t p_begin, int64_t p_end, __m256* acc) {
+  __m256 a[G];
+  for (int g = 0; g < G; ++g) a[g] = acc[8 * g];
+  for (int64_t p = p_begin; p < p_end; p += 8) {
+    const __m256 wp = _mm256_set1_ps(w[p]);
+    const float* row = v + p * v_stride;
+    for (int g = 0; g < G; ++g) a[g] = _mm256_fmadd_ps(wp, _mm256_loadu_ps(row + 8 * g), a[g]);
+  }
+  for (int g = 0; g < G; ++g) acc[8 * g] = a[g];
+}
+
+}  // namespace
+
+void attn_weighted_sums(const float* w, int64_t w_stride, const int64_t* n_keys, int64_t n_rows, const float* v,
+                        int64_t v_stride, int64_t dim, float* out, int64_t out_stride, SumOrder order) {
+  if (order != SumOrder::kBatch || dim % 8 != 0 || dim > kSharedMaxDim || n_rows > kSharedRows) {
+    for (int64_t i = 0; i < n_rows; ++i) attn_weighted_sum(w + i * w_stride, v, v_stride, n_keys[i], dim, out + i * out_stride, order);
+    return;
+  }
+  const int64_t groups = dim / 8;
+  __m256 acc[kSharedRows][kSharedMaxDim / 8][8];  // [row, group, slot]: 32 KiB
+  int64_t max_keys = 0;
+  for (int64_t i = 0; i < n_rows; ++i) {
+    max_keys = std::max(max_keys, n_keys[i]);
+    for (int64_t g = 0; g < groups; ++g) {
+      for (auto& a : acc[i][g]) a = _mm256_setzero_ps();
+    }
+  }
+  // Chunk by chunk of positions: the chunk of v stays in L1 while every row continues its
+  // chains over it, slot by slot, as the single-row kernel does over all positions.
+  for (int64_t p0 = 0; p0 < max_keys; p0 += kSharedChunk) {
+    for (int64_t i = 0; i < n_rows; ++i) {
+      const int64_t p1 = std::min(p0 + kSharedChunk, n_keys[i]);
+      if (p0 >= p1) continue;
+      const float* wi = w + i * w_stride;
+      for (int slot = 0; slot < 8; ++slot) {
+        for (int64_t g0 = 0; g0 < groups;) {
+          const int64_t left = groups - g0;
+          const int chunk = left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+          __m256* a = &acc[i][g0][slot];
+          const float* vg = v + 8 * g0;
+          switch (chunk) {
+            case 8: continue_slot<8>(wi, vg, v_stride, p0 + slot, p1, a); break;
+            case 4: continue_slot<4>(wi, vg, v_stride, p0 + slot, p1, a); break;
+            case 2: continue_slot<2>(wi, vg, v_stride, p0 + slot, p1, a); break;
+            default: continue_slot<1>(wi, vg, v_stride, p0 + slot, p1, a); break;
+          }
+          g0 += chunk;
+        }
+      }
+    }
+  }
+  for (int64_t i = 0; i < n_rows; ++i) {
+    for (int64_t g = 0; g < groups; ++g) {
+      const __m256* a = acc[i][g];
+      const __m256 t0 = _mm256_add_ps(a[4], a[0]), t1 = _mm256_add_ps(a[5], a[1]);
+      const __m256 t2 = _mm256_add_ps(a[6], a[2]), t3 = _mm256_add_ps(a[7], a[3]);
+      _mm256_storeu_ps(out + i * out_stride + 8 * g, _mm256_add_ps(_mm256_add_ps(t0, t2), _mm256_add_ps(t1, t3)));
+    }
+  }
+}
+
 void swiglu(float* gate, const float* up, int64_t n) {
   int64_t i = 0;
   const __m256 one = _mm256_set1_ps(1.0f);

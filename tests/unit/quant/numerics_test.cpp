@@ -48,6 +48,31 @@ TEST(Numerics, FastTwinEqualsReferenceBitForBit) {
       EXPECT_TRUE(same_bits(fast.dot(a.data(), b.data(), n, o), slow.dot(a.data(), b.data(), n, o))) << n;
     }
   }
+  // Weighted sums of several rows sharing v: each row exactly weighted_sum alone, for causal
+  // (differing) lengths, chunked and fallback shapes.
+  for (int64_t dim : {8, 24, 64, 128, 136}) {
+    for (int64_t rows : {1, 3, 8, 9}) {
+      const int64_t stride = dim + 5, max_keys = 150, w_stride = max_keys + 2, out_stride = dim + 1;
+      const auto v = f16_values(max_keys * stride, 1.0f, rng);
+      const auto w = f16_values(rows * w_stride, 0.1f, rng);
+      std::vector<int64_t> n_keys(static_cast<size_t>(rows));
+      for (int64_t i = 0; i < rows; ++i) n_keys[static_cast<size_t>(i)] = max_keys - rows + 1 + i - (i % 2) * 70;
+      for (SumOrder o : {SumOrder::kBatch, SumOrder::kSingle}) {
+        std::vector<float> o1(static_cast<size_t>(rows * out_stride)), o2(o1.size()), o3(o1.size());
+        fast.weighted_sums(w.data(), w_stride, n_keys.data(), rows, v.data(), stride, dim, o1.data(), out_stride, o);
+        slow.weighted_sums(w.data(), w_stride, n_keys.data(), rows, v.data(), stride, dim, o2.data(), out_stride, o);
+        for (int64_t i = 0; i < rows; ++i) {
+          slow.weighted_sum(w.data() + i * w_stride, v.data(), stride, n_keys[static_cast<size_t>(i)], dim,
+                            o3.data() + i * out_stride, o);
+          for (int64_t d = 0; d < dim; ++d) {
+            const size_t at = static_cast<size_t>(i * out_stride + d);
+            EXPECT_TRUE(same_bits(o1[at], o2[at])) << dim << " " << rows << " " << i << " " << d;
+            EXPECT_TRUE(same_bits(o1[at], o3[at])) << dim << " " << rows << " " << i << " " << d;
+          }
+        }
+      }
+    }
+  }
   // Scores over many keys: per key exactly dot(q, k) * scale, in either order, whatever the
   // number of keys in flight.
   for (int64_t n : {8, 32, 40, 64, 128}) {
