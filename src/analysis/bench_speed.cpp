@@ -61,6 +61,7 @@ std::vector<SpeedSample> bench_speed(Model& model, const SpeedOptions& o) {
   if (o.prompt_tokens > 0) {
     SpeedSample s{fmt::format("pp{}", o.prompt_tokens), o.prompt_tokens, {}};
     for (int r = -1; r < o.repetitions; ++r) {
+      if (r >= 0 && o.before_rep) o.before_rep(s.test);
       const double t0 = now_ms();
       model.forward(tokens.data(), o.prompt_tokens, 0, kv, logits.data(), false);
       const double ms = now_ms() - t0;
@@ -71,6 +72,7 @@ std::vector<SpeedSample> bench_speed(Model& model, const SpeedOptions& o) {
   if (o.gen_tokens > 0) {
     SpeedSample s{fmt::format("tg{}", o.gen_tokens), o.gen_tokens, {}};
     for (int r = -1; r < o.repetitions; ++r) {
+      if (r >= 0 && o.before_rep) o.before_rep(s.test);
       const double t0 = now_ms();
       for (int64_t i = 0; i < o.gen_tokens; ++i) model.forward(&tokens[static_cast<size_t>(i)], 1, i, kv, logits.data(), false);
       const double ms = now_ms() - t0;

@@ -3,6 +3,7 @@
 // context) and text generation (tg: N single-token forwards from a fresh context), each
 // repeated and reported as mean and standard deviation of tokens per second.
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,9 @@ struct SpeedOptions {
   int64_t gen_tokens = 128;     // 0 skips the tg test
   int repetitions = 5;
   uint64_t seed = 1;            // token ids are random: speed does not depend on their values
+  // Called before every timed repetition with the test name ("pp512", "tg128"): lets the caller
+  // measure this machine's limits right next to each repetition (shared machines drift).
+  std::function<void(const std::string&)> before_rep;
 };
 
 struct SpeedSample {

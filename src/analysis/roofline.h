@@ -22,6 +22,10 @@ struct MachineLimits {
 // Measures with every thread of pool (about a second in all); buffer_mib sizes the read test.
 MachineLimits measure_machine(ThreadPool& pool, int64_t buffer_mib = 1024);
 
+// Best of `passes` streaming reads of a buffer_mib buffer on every thread, in GB/s (a quick
+// probe to pair with one benchmark repetition).
+double measure_read_gb_s(ThreadPool& pool, int64_t buffer_mib, int passes);
+
 struct ModelCost {
   std::string name;
   uint64_t weight_bytes_per_token = 0;  // matrices a decode step reads (embedding: one row)
