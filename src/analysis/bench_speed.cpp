@@ -33,8 +33,6 @@ double SpeedSample::median() const {
   return v.size() % 2 == 1 ? v[h] : 0.5 * (v[h - 1] + v[h]);
 }
 
-namespace {
-
 std::vector<int32_t> random_tokens(int64_t n, int64_t n_vocab, uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::uniform_int_distribution<int32_t> dist(0, static_cast<int32_t>(n_vocab - 1));
@@ -42,8 +40,6 @@ std::vector<int32_t> random_tokens(int64_t n, int64_t n_vocab, uint64_t seed) {
   for (auto& x : t) x = dist(rng);
   return t;
 }
-
-}  // namespace
 
 std::vector<SpeedSample> bench_speed(Model& model, const SpeedOptions& o) {
   const ModelConfig& c = model.config();

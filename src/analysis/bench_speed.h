@@ -11,6 +11,9 @@
 
 namespace ts {
 
+// n token ids drawn uniformly from the vocabulary: speed does not depend on their values.
+std::vector<int32_t> random_tokens(int64_t n, int64_t n_vocab, uint64_t seed);
+
 struct SpeedOptions {
   int64_t prompt_tokens = 512;  // 0 skips the pp test
   int64_t gen_tokens = 128;     // 0 skips the tg test

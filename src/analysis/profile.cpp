@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cstring>
-#include <random>
 
+#include "analysis/bench_speed.h"
 #include "base/error.h"
 #include "engine/sampler.h"
 #include "fmt/format.h"
@@ -99,10 +99,7 @@ ProfileResult run_profile(Model& model, const std::string& model_name, int threa
   const int64_t n_ctx = o.prompt_tokens + o.gen_tokens;
   KvCache kv(c, n_ctx);
   std::vector<float> logits(static_cast<size_t>(c.n_vocab));  // [n_vocab]
-  std::mt19937_64 rng(o.seed);
-  std::uniform_int_distribution<int32_t> dist(0, static_cast<int32_t>(c.n_vocab - 1));
-  std::vector<int32_t> tokens(static_cast<size_t>(o.prompt_tokens));
-  for (auto& t : tokens) t = dist(rng);
+  std::vector<int32_t> tokens = random_tokens(o.prompt_tokens, c.n_vocab, o.seed);
   tokens.reserve(static_cast<size_t>(n_ctx));
   SamplingParams sp;
   sp.temperature = 0.0f;  // greedy: the profile does not depend on a random draw

@@ -8,8 +8,8 @@
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
-#include <random>
 
+#include "analysis/bench_speed.h"
 #include "base/error.h"
 #include "base/timer.h"
 #include "engine/sampler.h"
@@ -99,8 +99,6 @@ std::vector<SweepRow> run_sweep(Model& model, const std::string& model_name, int
   sp.temperature = 0.0f;
   Sampler sampler(sp, c.n_vocab);
   std::vector<float> logits(static_cast<size_t>(c.n_vocab));  // [n_vocab]
-  std::mt19937_64 rng(o.seed);
-  std::uniform_int_distribution<int32_t> dist(0, static_cast<int32_t>(c.n_vocab - 1));
   std::vector<SweepRow> rows;
   for (size_t i = 0; i < o.contexts.size(); ++i) {
     const int64_t ctx = o.contexts[i];
@@ -112,8 +110,7 @@ std::vector<SweepRow> run_sweep(Model& model, const std::string& model_name, int
     r.ctx = ctx;
     r.gen_tokens = o.gen_tokens;
     r.prompt_tokens = ctx - o.gen_tokens;
-    std::vector<int32_t> tokens(static_cast<size_t>(r.prompt_tokens));
-    for (auto& t : tokens) t = dist(rng);
+    std::vector<int32_t> tokens = random_tokens(r.prompt_tokens, c.n_vocab, o.seed + i);
     tokens.reserve(static_cast<size_t>(ctx));
     // The prompt goes through in chunks of the model's batch (its buffers' size), as a server would.
     const double t0 = now_ms();
