@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "analysis/bench_speed.h"
+#include "analysis/memory_report.h"
 #include "analysis/model_summary.h"
 #include "analysis/roofline.h"
 #include "apps/common.h"
@@ -147,10 +148,29 @@ void run_speed(const SpeedArgs& a) {
   }
 }
 
+struct MemoryArgs {
+  std::string model;
+  std::vector<int64_t> contexts = {512, 1024, 2048, 4096};
+  std::vector<int64_t> sequences = {1, 4, 8, 16};
+  bool json = false;
+};
+
+void run_memory(const MemoryArgs& a) {
+  LoadedModel m = load_everything(a.model, 1, 1);
+  const ModelSummary summary = summarize_model(*m.file);
+  const MemoryReport r = measure_memory(m.model->config(), summary.name, static_cast<double>(summary.bytes), a.contexts,
+                                        a.sequences);
+  if (a.json) {
+    std::printf("%s\n", memory_json(r).dump(2).c_str());
+  } else {
+    std::printf("%s", memory_markdown(r).c_str());
+  }
+}
+
 }  // namespace
 
 void add_bench_commands(CLI::App& app) {
-  CLI::App* bench = app.add_subcommand("bench", "Benchmarks: speed, roofline");
+  CLI::App* bench = app.add_subcommand("bench", "Benchmarks: speed, roofline, memory");
   bench->require_subcommand(1);
 
   static SpeedArgs speed;
@@ -172,6 +192,14 @@ void add_bench_commands(CLI::App& app) {
   rf->add_flag("--json", roof.json, "JSON instead of Markdown");
   add_threads_flag(rf, roof.threads);
   rf->callback([] { run_roofline(roof); });
+
+  static MemoryArgs mem;
+  CLI::App* me = bench->add_subcommand("memory", "Weights, KV per token (computed and measured), projections, peak RSS vs RAM");
+  me->add_option("-m,--model", mem.model, "GGUF model")->required()->check(CLI::ExistingFile);
+  me->add_option("--ctx", mem.contexts, "Context lengths, comma-separated")->delimiter(',')->check(CLI::Range(1, 1 << 22));
+  me->add_option("--seqs", mem.sequences, "Sequence counts, comma-separated")->delimiter(',')->check(CLI::Range(1, 4096));
+  me->add_flag("--json", mem.json, "JSON instead of Markdown");
+  me->callback([] { run_memory(mem); });
 }
 
 }  // namespace ts

@@ -202,4 +202,21 @@ TEST_F(Cli, SweepWritesCsvPlotsAndReport) {
   std::filesystem::remove_all(dir);
 }
 
+// bench memory: the KV bytes per token computed from the config equal what the cache
+// allocates, and projections scale with context and sequences.
+TEST_F(Cli, BenchMemoryComputedEqualsMeasured) {
+  Result r = run("bench memory -m " + model_ + " --ctx 64,128 --seqs 1,4 --json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output);
+  const double est = j["kv_bytes_per_token_est"].get<double>();
+  EXPECT_GT(est, 0.0);
+  EXPECT_DOUBLE_EQ(est, j["kv_bytes_per_token_measured"].get<double>());
+  ASSERT_EQ(j["projections"].size(), 4u);
+  EXPECT_DOUBLE_EQ(j["projections"][3]["kv_bytes"].get<double>(), est * 128 * 4);
+  EXPECT_GT(j["ram_bytes"].get<double>(), j["peak_rss_bytes"].get<double>());
+  r = run("bench memory -m " + model_ + " --seqs 0");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("seqs"), std::string::npos) << r.output;
+}
+
 }  // namespace

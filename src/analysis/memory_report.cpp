@@ -1,0 +1,100 @@
+#include "analysis/memory_report.h"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "base/error.h"
+#include "fmt/format.h"
+#include "model/kv_cache.h"
+
+namespace ts {
+
+namespace {
+
+double mb(double bytes) { return bytes / 1e6; }
+std::string pct(double part, double whole) { return whole > 0 ? fmt::format("{:.2f}%", 100.0 * part / whole) : "-"; }
+
+}  // namespace
+
+MemoryReport measure_memory(const ModelConfig& c, const std::string& model_name, double weight_bytes,
+                            const std::vector<int64_t>& contexts, const std::vector<int64_t>& sequences) {
+  if (contexts.empty() || sequences.empty()) fail("bench memory: --ctx and --seqs need at least one value");
+  for (int64_t x : contexts) {
+    if (x < 1 || x > (int64_t{1} << 22)) fail("bench memory: context {} is out of range", x);
+  }
+  for (int64_t x : sequences) {
+    if (x < 1 || x > 4096) fail("bench memory: sequence count {} is out of range", x);
+  }
+  MemoryReport r;
+  r.model = model_name;
+  r.weight_bytes = weight_bytes;
+  r.contexts = contexts;
+  r.sequences = sequences;
+  // The cache keeps f32 elements (holding f16-rounded values) until the f16 / paged pool lands.
+  r.kv_bytes_per_token_est = 2.0 * static_cast<double>(c.n_layer) * static_cast<double>(c.kv_dim()) * sizeof(float);
+  {
+    const int64_t probe_ctx = contexts.front();
+    const KvCache kv(c, probe_ctx);
+    r.kv_bytes_per_token_measured = static_cast<double>(kv.bytes()) / static_cast<double>(probe_ctx);
+  }
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  r.peak_rss_bytes = static_cast<double>(u.ru_maxrss) * 1024.0;
+  r.ram_bytes = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGESIZE));
+  return r;
+}
+
+std::string memory_markdown(const MemoryReport& r) {
+  const double per_tok = r.kv_bytes_per_token_measured;
+  std::string s = fmt::format("# Memory: {}\n\nThis machine: {:.1f} GB of physical memory (the ceiling below).\n\n",
+                              r.model, r.ram_bytes / 1e9);
+  s += "| quantity | value | of RAM |\n| --- | ---: | ---: |\n";
+  s += fmt::format("| weights (file tensors) | {:.1f} MB | {} |\n", mb(r.weight_bytes), pct(r.weight_bytes, r.ram_bytes));
+  s += fmt::format("| KV per token, computed (2 x layers x kv_dim x 4 B) | {:.1f} KB | - |\n", r.kv_bytes_per_token_est / 1e3);
+  s += fmt::format("| KV per token, measured (allocated cache / context) | {:.1f} KB | - |\n", per_tok / 1e3);
+  s += fmt::format("| peak RSS of this process | {:.1f} MB | {} |\n\n", mb(r.peak_rss_bytes), pct(r.peak_rss_bytes, r.ram_bytes));
+  const double free_for_kv = r.ram_bytes - r.weight_bytes;
+  s += fmt::format("Longest single context that fits beside the weights: {:.0f} tokens.\n\n",
+                   per_tok > 0 ? free_for_kv / per_tok : 0.0);
+  s += "Projection by context (one sequence):\n\n| context | KV | weights + KV | of RAM |\n| ---: | ---: | ---: | ---: |\n";
+  for (int64_t ctx : r.contexts) {
+    const double kv = per_tok * static_cast<double>(ctx);
+    s += fmt::format("| {} | {:.1f} MB | {:.1f} MB | {} |\n", ctx, mb(kv), mb(kv + r.weight_bytes),
+                     pct(kv + r.weight_bytes, r.ram_bytes));
+  }
+  s += "\nKV by number of sequences (rows) and context (columns), weights excluded:\n\n| sequences |";
+  for (int64_t ctx : r.contexts) s += fmt::format(" ctx {} |", ctx);
+  s += "\n| ---: |";
+  for (size_t i = 0; i < r.contexts.size(); ++i) s += " ---: |";
+  s += "\n";
+  for (int64_t n : r.sequences) {
+    s += fmt::format("| {} |", n);
+    for (int64_t ctx : r.contexts) {
+      const double kv = per_tok * static_cast<double>(ctx) * static_cast<double>(n);
+      s += fmt::format(" {:.1f} MB ({}) |", mb(kv), pct(kv + r.weight_bytes, r.ram_bytes));
+    }
+    s += "\n";
+  }
+  s += "\nPercentages in the last table include the weights (total against RAM).\n";
+  return s;
+}
+
+nlohmann::json memory_json(const MemoryReport& r) {
+  nlohmann::json proj = nlohmann::json::array();
+  for (int64_t ctx : r.contexts) {
+    for (int64_t n : r.sequences) {
+      const double kv = r.kv_bytes_per_token_measured * static_cast<double>(ctx) * static_cast<double>(n);
+      proj.push_back({{"ctx", ctx}, {"sequences", n}, {"kv_bytes", kv}, {"total_bytes", kv + r.weight_bytes},
+                      {"fraction_of_ram", r.ram_bytes > 0 ? (kv + r.weight_bytes) / r.ram_bytes : 0.0}});
+    }
+  }
+  return {{"model", r.model},
+          {"weight_bytes", r.weight_bytes},
+          {"kv_bytes_per_token_est", r.kv_bytes_per_token_est},
+          {"kv_bytes_per_token_measured", r.kv_bytes_per_token_measured},
+          {"peak_rss_bytes", r.peak_rss_bytes},
+          {"ram_bytes", r.ram_bytes},
+          {"projections", proj}};
+}
+
+}  // namespace ts
