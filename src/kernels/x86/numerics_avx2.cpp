@@ -143,64 +143,69 @@ namespace {
 
 // Whole 8-column groups. The reference keeps one accumulator per (column group, p % kSlots)
 // (8 slots in the batch order, 32 in the single-row order); each is an independent chain over
-// p = slot, slot + kSlots, ... So the positions are walked once per slot, and every visited V row
-// feeds a chunk of G column groups from one broadcast of its weight: one load per FMA instead of
-// two, each row read once, and the same sums in the same order.
+// p = slot, slot + kSlots, ... So the positions are walked once per slot, and every visited V
+// row feeds a chunk of G column groups from one broadcast of its weight: one load per FMA
+// instead of two, each row read once, and the same sums in the same order.
+//
+// Continues the chains of G groups at one slot over p in [p_begin, p_end), step kSlots; acc
+// holds them between calls ([group, slot] layout: groups kSlots apart).
 template <int G, int kSlots>
-void slot_pass(const float* w, const float* v, int64_t v_stride, int64_t n, int slot, __m256* acc_out) {
+void continue_slot(const float* w, const float* v, int64_t v_stride, int64_t p_begin, int64_t p_end, __m256* acc) {
   __m256 a[G];
-  for (auto& x : a) x = _mm256_setzero_ps();
-  for (int64_t p = slot; p < n; p += kSlots) {
+  for (int g = 0; g < G; ++g) a[g] = acc[kSlots * g];
+  for (int64_t p = p_begin; p < p_end; p += kSlots) {
     const __m256 wp = _mm256_set1_ps(w[p]);
     const float* row = v + p * v_stride;
     for (int g = 0; g < G; ++g) a[g] = _mm256_fmadd_ps(wp, _mm256_loadu_ps(row + 8 * g), a[g]);
   }
-  for (int g = 0; g < G; ++g) acc_out[kSlots * g + slot] = a[g];
+  for (int g = 0; g < G; ++g) acc[kSlots * g] = a[g];
 }
 
-// acc: [dim / 8 groups, kSlots] accumulators, filled slot by slot.
+// Continues every (group, slot) chain over positions [p_begin, p_end); p_begin is a multiple
+// of kSlots so that position p lands in slot p % kSlots. acc: [groups, kSlots].
 template <int kSlots>
-void slot_accumulate(const float* w, const float* v, int64_t v_stride, int64_t n, int64_t dim, __m256* acc) {
-  for (int64_t g0 = 0; g0 < dim / 8;) {
-    const int64_t left = dim / 8 - g0;
+void continue_slots(const float* w, const float* v, int64_t v_stride, int64_t p_begin, int64_t p_end, int64_t groups,
+                    __m256* acc) {
+  for (int64_t g0 = 0; g0 < groups;) {
+    const int64_t left = groups - g0;
     const int chunk = left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
     const float* vg = v + 8 * g0;
-    __m256* ag = acc + kSlots * g0;
     for (int slot = 0; slot < kSlots; ++slot) {
+      __m256* a = acc + kSlots * g0 + slot;
       switch (chunk) {
-        case 8: slot_pass<8, kSlots>(w, vg, v_stride, n, slot, ag); break;
-        case 4: slot_pass<4, kSlots>(w, vg, v_stride, n, slot, ag); break;
-        case 2: slot_pass<2, kSlots>(w, vg, v_stride, n, slot, ag); break;
-        default: slot_pass<1, kSlots>(w, vg, v_stride, n, slot, ag); break;
+        case 8: continue_slot<8, kSlots>(w, vg, v_stride, p_begin + slot, p_end, a); break;
+        case 4: continue_slot<4, kSlots>(w, vg, v_stride, p_begin + slot, p_end, a); break;
+        case 2: continue_slot<2, kSlots>(w, vg, v_stride, p_begin + slot, p_end, a); break;
+        default: continue_slot<1, kSlots>(w, vg, v_stride, p_begin + slot, p_end, a); break;
       }
     }
     g0 += chunk;
   }
 }
 
-void weighted_sum_batch_slots(const float* w, const float* v, int64_t v_stride, int64_t n, int64_t dim, float* out) {
-  __m256 acc[kMaxAttentionDim];  // [group, 8 slots]
-  slot_accumulate<8>(w, v, v_stride, n, dim, acc);
-  for (int64_t g = 0; g < dim / 8; ++g) {
-    const __m256* a = acc + 8 * g;
+// The reference's final sums of one column group's slots: batch order, lanes (l, l+4) of the
+// position accumulator then (0+2) + (1+3); single-row order, slot 8j + l is lane l of
+// accumulator j.
+inline __m256 reduce_slots(const __m256* a, int slots) {
+  if (slots == 8) {
     const __m256 t0 = _mm256_add_ps(a[4], a[0]), t1 = _mm256_add_ps(a[5], a[1]);
     const __m256 t2 = _mm256_add_ps(a[6], a[2]), t3 = _mm256_add_ps(a[7], a[3]);
-    _mm256_storeu_ps(out + 8 * g, _mm256_add_ps(_mm256_add_ps(t0, t2), _mm256_add_ps(t1, t3)));
+    return _mm256_add_ps(_mm256_add_ps(t0, t2), _mm256_add_ps(t1, t3));
   }
+  __m256 s[8];
+  for (int l = 0; l < 8; ++l) s[l] = _mm256_add_ps(_mm256_add_ps(a[l], a[16 + l]), _mm256_add_ps(a[8 + l], a[24 + l]));
+  __m256 t[4];
+  for (int l = 0; l < 4; ++l) t[l] = _mm256_add_ps(s[l], s[l + 4]);
+  return _mm256_add_ps(_mm256_add_ps(t[0], t[1]), _mm256_add_ps(t[2], t[3]));
 }
 
-void weighted_sum_single_slots(const float* w, const float* v, int64_t v_stride, int64_t n, int64_t dim, float* out) {
-  __m256 acc[kMaxAttentionDim / 8 * 32];  // [group, 32 slots]: 64 KiB of stack at most
-  slot_accumulate<32>(w, v, v_stride, n, dim, acc);
-  for (int64_t g = 0; g < dim / 8; ++g) {
-    // Slot 8j + l is lane l of accumulator j in the reference.
-    const __m256* a = acc + 32 * g;
-    __m256 s[8];
-    for (int l = 0; l < 8; ++l) s[l] = _mm256_add_ps(_mm256_add_ps(a[l], a[16 + l]), _mm256_add_ps(a[8 + l], a[24 + l]));
-    __m256 t[4];
-    for (int l = 0; l < 4; ++l) t[l] = _mm256_add_ps(s[l], s[l + 4]);
-    _mm256_storeu_ps(out + 8 * g, _mm256_add_ps(_mm256_add_ps(t[0], t[1]), _mm256_add_ps(t[2], t[3])));
-  }
+template <int kSlots>
+void weighted_sum_slots(const float* w, const float* v, int64_t v_stride, int64_t n, int64_t dim, float* out) {
+  __m256 acc[kMaxAttentionDim / 8 * kSlots];  // [group, slot]: 64 KiB of stack at most
+  const int64_t groups = dim / 8;
+  for (int64_t i = 0; i < groups * kSlots; ++i) acc[i] = _mm256_setzero_ps();
+  continue_slots<kSlots>(w, v, v_stride, 0, n, groups, acc);
+  for (int64_t g = 0; g < groups; ++g) _mm256_storeu_ps(out + 8 * g, reduce_slots(acc + kSlots * g, kSlots));
 }
 
 }  // namespace
@@ -209,8 +214,8 @@ void attn_weighted_sum(const float* w, const float* v, int64_t v_stride, int64_t
                        SumOrder order) {
   if (dim > kMaxAttentionDim) fail("attention: head size {} exceeds {}", dim, kMaxAttentionDim);
   if (dim % 8 == 0) {
-    return order == SumOrder::kBatch ? weighted_sum_batch_slots(w, v, v_stride, n, dim, out)
-                                     : weighted_sum_single_slots(w, v, v_stride, n, dim, out);
+    return order == SumOrder::kBatch ? weighted_sum_slots<8>(w, v, v_stride, n, dim, out)
+                                     : weighted_sum_slots<32>(w, v, v_stride, n, dim, out);
   }
   const int64_t dim8 = dim / 8 * 8;
   alignas(32) float tail_out[8];
@@ -223,28 +228,11 @@ void attn_weighted_sum(const float* w, const float* v, int64_t v_stride, int64_t
       for (int64_t l = 0; d + l < dim; ++l) tmp[l] = v[p * v_stride + d + l];
       return _mm256_load_ps(tmp);
     };
-    __m256 result;
-    if (order == SumOrder::kBatch) {
-      __m256 acc[8];
-      for (auto& a : acc) a = _mm256_setzero_ps();
-      for (int64_t p = 0; p < n; ++p) acc[p % 8] = _mm256_fmadd_ps(_mm256_set1_ps(w[p]), load_v(p), acc[p % 8]);
-      // Per column: lanes (l, l+4) of the position accumulator, then (0+2) + (1+3).
-      const __m256 t0 = _mm256_add_ps(acc[4], acc[0]), t1 = _mm256_add_ps(acc[5], acc[1]);
-      const __m256 t2 = _mm256_add_ps(acc[6], acc[2]), t3 = _mm256_add_ps(acc[7], acc[3]);
-      result = _mm256_add_ps(_mm256_add_ps(t0, t2), _mm256_add_ps(t1, t3));
-    } else {
-      __m256 acc[32];
-      for (auto& a : acc) a = _mm256_setzero_ps();
-      for (int64_t p = 0; p < n; ++p) acc[p % 32] = _mm256_fmadd_ps(_mm256_set1_ps(w[p]), load_v(p), acc[p % 32]);
-      // acc[8j + l] is lane l of accumulator j in the reference.
-      __m256 s[8];
-      for (int l = 0; l < 8; ++l) {
-        s[l] = _mm256_add_ps(_mm256_add_ps(acc[l], acc[16 + l]), _mm256_add_ps(acc[8 + l], acc[24 + l]));
-      }
-      __m256 t[4];
-      for (int l = 0; l < 4; ++l) t[l] = _mm256_add_ps(s[l], s[l + 4]);
-      result = _mm256_add_ps(_mm256_add_ps(t[0], t[1]), _mm256_add_ps(t[2], t[3]));
-    }
+    const int slots = order == SumOrder::kBatch ? 8 : 32;
+    __m256 acc[32];
+    for (auto& a : acc) a = _mm256_setzero_ps();
+    for (int64_t p = 0; p < n; ++p) acc[p % slots] = _mm256_fmadd_ps(_mm256_set1_ps(w[p]), load_v(p), acc[p % slots]);
+    const __m256 result = reduce_slots(acc, slots);
     if (!partial) {
       _mm256_storeu_ps(out + d, result);
     } else {
@@ -255,25 +243,9 @@ void attn_weighted_sum(const float* w, const float* v, int64_t v_stride, int64_t
 }
 
 namespace {
-
 constexpr int64_t kSharedRows = 8;     // rows that share each chunk of v
 constexpr int64_t kSharedMaxDim = 128;
 constexpr int64_t kSharedChunk = 64;   // positions per chunk (a multiple of the 8 slots)
-
-// Continues the batch-order chains of G column groups at one slot over positions
-// [p_begin, p_end) with p = slot (mod 8); acc holds the chains between calls (stride 8: slots).
-template <int G>
-void continue_slot(const float* w, const float* v, int64_t v_stride, int64_t p_begin, int64_t p_end, __m256* acc) {
-  __m256 a[G];
-  for (int g = 0; g < G; ++g) a[g] = acc[8 * g];
-  for (int64_t p = p_begin; p < p_end; p += 8) {
-    const __m256 wp = _mm256_set1_ps(w[p]);
-    const float* row = v + p * v_stride;
-    for (int g = 0; g < G; ++g) a[g] = _mm256_fmadd_ps(wp, _mm256_loadu_ps(row + 8 * g), a[g]);
-  }
-  for (int g = 0; g < G; ++g) acc[8 * g] = a[g];
-}
-
 }  // namespace
 
 void attn_weighted_sums(const float* w, int64_t w_stride, const int64_t* n_keys, int64_t n_rows, const float* v,
@@ -283,45 +255,22 @@ void attn_weighted_sums(const float* w, int64_t w_stride, const int64_t* n_keys,
     return;
   }
   const int64_t groups = dim / 8;
-  __m256 acc[kSharedRows][kSharedMaxDim / 8][8];  // [row, group, slot]: 32 KiB
+  __m256 acc[kSharedRows][kSharedMaxDim / 8 * 8];  // [row, group, slot]: 32 KiB
   int64_t max_keys = 0;
   for (int64_t i = 0; i < n_rows; ++i) {
     max_keys = std::max(max_keys, n_keys[i]);
-    for (int64_t g = 0; g < groups; ++g) {
-      for (auto& a : acc[i][g]) a = _mm256_setzero_ps();
-    }
+    for (int64_t j = 0; j < groups * 8; ++j) acc[i][j] = _mm256_setzero_ps();
   }
   // Chunk by chunk of positions: the chunk of v stays in L1 while every row continues its
-  // chains over it, slot by slot, as the single-row kernel does over all positions.
+  // chains over it, exactly as the single-row kernel does over all positions at once.
   for (int64_t p0 = 0; p0 < max_keys; p0 += kSharedChunk) {
     for (int64_t i = 0; i < n_rows; ++i) {
       const int64_t p1 = std::min(p0 + kSharedChunk, n_keys[i]);
-      if (p0 >= p1) continue;
-      const float* wi = w + i * w_stride;
-      for (int slot = 0; slot < 8; ++slot) {
-        for (int64_t g0 = 0; g0 < groups;) {
-          const int64_t left = groups - g0;
-          const int chunk = left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
-          __m256* a = &acc[i][g0][slot];
-          const float* vg = v + 8 * g0;
-          switch (chunk) {
-            case 8: continue_slot<8>(wi, vg, v_stride, p0 + slot, p1, a); break;
-            case 4: continue_slot<4>(wi, vg, v_stride, p0 + slot, p1, a); break;
-            case 2: continue_slot<2>(wi, vg, v_stride, p0 + slot, p1, a); break;
-            default: continue_slot<1>(wi, vg, v_stride, p0 + slot, p1, a); break;
-          }
-          g0 += chunk;
-        }
-      }
+      if (p0 < p1) continue_slots<8>(w + i * w_stride, v, v_stride, p0, p1, groups, acc[i]);
     }
   }
   for (int64_t i = 0; i < n_rows; ++i) {
-    for (int64_t g = 0; g < groups; ++g) {
-      const __m256* a = acc[i][g];
-      const __m256 t0 = _mm256_add_ps(a[4], a[0]), t1 = _mm256_add_ps(a[5], a[1]);
-      const __m256 t2 = _mm256_add_ps(a[6], a[2]), t3 = _mm256_add_ps(a[7], a[3]);
-      _mm256_storeu_ps(out + i * out_stride + 8 * g, _mm256_add_ps(_mm256_add_ps(t0, t2), _mm256_add_ps(t1, t3)));
-    }
+    for (int64_t g = 0; g < groups; ++g) _mm256_storeu_ps(out + i * out_stride + 8 * g, reduce_slots(acc[i] + 8 * g, 8));
   }
 }
 
