@@ -4,13 +4,12 @@
 #include <cmath>
 #include <limits>
 
+#include "base/checked_math.h"
 #include "base/error.h"
 
 namespace ts {
 
 namespace {
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // Cost of every instance of op on one chip that holds 1/chips of it. Weight products split by
 // output columns (or by K when row-parallel), attention products by head.

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "base/error.h"
+#include "analysis/report_format.h"
 #include "fmt/format.h"
 
 namespace ts {
@@ -43,8 +44,6 @@ std::string duration(double ms) {
   if (ms >= 1.0) return fmt::format("{:.1f} ms", ms);
   return fmt::format("{:.3f} ms", ms);
 }
-
-std::string pct(double part, double whole) { return whole > 0 ? fmt::format("{:.1f}%", 100.0 * part / whole) : "-"; }
 
 std::string chip_line(const ChipParams& p) {
   std::string s = fmt::format("{0}x{0} tiles, {1:g} cycles per tile at {2:g} MHz ({3:.3g} us per tile)", p.tile,

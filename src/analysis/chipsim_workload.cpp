@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/checked_math.h"
 #include "base/error.h"
 #include "formats/gguf/gguf_reader.h"
 #include "model/config.h"
@@ -52,8 +53,6 @@ const std::vector<Preset>& presets() {
   };
   return p;
 }
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 }  // namespace
 

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "base/error.h"
+#include "analysis/report_format.h"
 #include "fmt/format.h"
 #include "model/kv_cache.h"
 
@@ -12,9 +13,18 @@ namespace ts {
 namespace {
 
 double mb(double bytes) { return bytes / 1e6; }
-std::string pct(double part, double whole) { return whole > 0 ? fmt::format("{:.2f}%", 100.0 * part / whole) : "-"; }
 
 }  // namespace
+
+double peak_rss_bytes() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) * 1024.0;  // ru_maxrss is in KiB on Linux
+}
+
+double kv_bytes_per_token_estimate(const ModelConfig& c) {
+  return 2.0 * static_cast<double>(c.n_layer) * static_cast<double>(c.kv_dim()) * sizeof(float);
+}
 
 MemoryReport measure_memory(const ModelConfig& c, const std::string& model_name, double weight_bytes,
                             const std::vector<int64_t>& contexts, const std::vector<int64_t>& sequences) {
@@ -30,16 +40,13 @@ MemoryReport measure_memory(const ModelConfig& c, const std::string& model_name,
   r.weight_bytes = weight_bytes;
   r.contexts = contexts;
   r.sequences = sequences;
-  // The cache keeps f32 elements (holding f16-rounded values) until the f16 / paged pool lands.
-  r.kv_bytes_per_token_est = 2.0 * static_cast<double>(c.n_layer) * static_cast<double>(c.kv_dim()) * sizeof(float);
+  r.kv_bytes_per_token_est = kv_bytes_per_token_estimate(c);
   {
     const int64_t probe_ctx = contexts.front();
     const KvCache kv(c, probe_ctx);
     r.kv_bytes_per_token_measured = static_cast<double>(kv.bytes()) / static_cast<double>(probe_ctx);
   }
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  r.peak_rss_bytes = static_cast<double>(u.ru_maxrss) * 1024.0;
+  r.peak_rss_bytes = peak_rss_bytes();
   r.ram_bytes = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGESIZE));
   return r;
 }
@@ -49,10 +56,10 @@ std::string memory_markdown(const MemoryReport& r) {
   std::string s = fmt::format("# Memory: {}\n\nThis machine: {:.1f} GB of physical memory (the ceiling below).\n\n",
                               r.model, r.ram_bytes / 1e9);
   s += "| quantity | value | of RAM |\n| --- | ---: | ---: |\n";
-  s += fmt::format("| weights (file tensors) | {:.1f} MB | {} |\n", mb(r.weight_bytes), pct(r.weight_bytes, r.ram_bytes));
+  s += fmt::format("| weights (file tensors) | {:.1f} MB | {} |\n", mb(r.weight_bytes), pct(r.weight_bytes, r.ram_bytes, 2));
   s += fmt::format("| KV per token, computed (2 x layers x kv_dim x 4 B) | {:.1f} KB | - |\n", r.kv_bytes_per_token_est / 1e3);
   s += fmt::format("| KV per token, measured (allocated cache / context) | {:.1f} KB | - |\n", per_tok / 1e3);
-  s += fmt::format("| peak RSS of this process | {:.1f} MB | {} |\n\n", mb(r.peak_rss_bytes), pct(r.peak_rss_bytes, r.ram_bytes));
+  s += fmt::format("| peak RSS of this process | {:.1f} MB | {} |\n\n", mb(r.peak_rss_bytes), pct(r.peak_rss_bytes, r.ram_bytes, 2));
   const double free_for_kv = r.ram_bytes - r.weight_bytes;
   s += fmt::format("Longest single context that fits beside the weights: {:.0f} tokens.\n\n",
                    per_tok > 0 ? free_for_kv / per_tok : 0.0);
@@ -60,7 +67,7 @@ std::string memory_markdown(const MemoryReport& r) {
   for (int64_t ctx : r.contexts) {
     const double kv = per_tok * static_cast<double>(ctx);
     s += fmt::format("| {} | {:.1f} MB | {:.1f} MB | {} |\n", ctx, mb(kv), mb(kv + r.weight_bytes),
-                     pct(kv + r.weight_bytes, r.ram_bytes));
+                     pct(kv + r.weight_bytes, r.ram_bytes, 2));
   }
   s += "\nKV by number of sequences (rows) and context (columns), weights excluded:\n\n| sequences |";
   for (int64_t ctx : r.contexts) s += fmt::format(" ctx {} |", ctx);
@@ -71,7 +78,7 @@ std::string memory_markdown(const MemoryReport& r) {
     s += fmt::format("| {} |", n);
     for (int64_t ctx : r.contexts) {
       const double kv = per_tok * static_cast<double>(ctx) * static_cast<double>(n);
-      s += fmt::format(" {:.1f} MB ({}) |", mb(kv), pct(kv + r.weight_bytes, r.ram_bytes));
+      s += fmt::format(" {:.1f} MB ({}) |", mb(kv), pct(kv + r.weight_bytes, r.ram_bytes, 2));
     }
     s += "\n";
   }

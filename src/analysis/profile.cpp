@@ -6,6 +6,7 @@
 #include "analysis/bench_speed.h"
 #include "base/error.h"
 #include "engine/sampler.h"
+#include "analysis/report_format.h"
 #include "fmt/format.h"
 
 namespace ts {
@@ -17,8 +18,6 @@ constexpr size_t kMaxKeptEvents = 2'000'000;  // bounds --trace-out memory on lo
 bool is(const char* a, const char* b) { return std::strcmp(a, b) == 0; }
 
 double ms(double us) { return us / 1000.0; }
-
-std::string pct(double part, double whole) { return whole > 0 ? fmt::format("{:.1f}%", 100.0 * part / whole) : "-"; }
 
 }  // namespace
 

@@ -1,7 +1,6 @@
 #include "analysis/sweep.h"
 
 #include <spawn.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -10,6 +9,7 @@
 #include <fstream>
 
 #include "analysis/bench_speed.h"
+#include "analysis/memory_report.h"
 #include "base/error.h"
 #include "base/timer.h"
 #include "engine/sampler.h"
@@ -39,12 +39,6 @@ constexpr Metric kMetrics[] = {
     {11, "peak_rss_gb", "peak RSS (GB)"},
     {13, "kv_measured_mb", "KV cache (MB)"},
 };
-
-double peak_rss_gb() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_maxrss) * 1024.0 / 1e9;  // ru_maxrss is in KiB on Linux
-}
 
 // CSV field: quoted when it holds a comma, quote or newline.
 std::string csv_field(const std::string& s) {
@@ -130,10 +124,8 @@ std::vector<SweepRow> run_sweep(Model& model, const std::string& model_name, int
     r.decode_ms = now_ms() - t1;
     r.decode_ms_per_tok = r.decode_ms / static_cast<double>(o.gen_tokens);
     r.decode_tok_s = r.decode_ms > 0 ? 1000.0 * static_cast<double>(o.gen_tokens) / r.decode_ms : 0.0;
-    r.peak_rss_gb = peak_rss_gb();
-    // K and V for every layer and position, in the cache's element type (f32 holding f16 values).
-    r.kv_est_mb = 2.0 * static_cast<double>(c.n_layer) * static_cast<double>(ctx) * static_cast<double>(c.kv_dim()) *
-                  sizeof(float) / 1e6;
+    r.peak_rss_gb = peak_rss_bytes() / 1e9;
+    r.kv_est_mb = kv_bytes_per_token_estimate(c) * static_cast<double>(ctx) / 1e6;
     r.kv_measured_mb = static_cast<double>(kv.bytes()) / 1e6;
     rows.push_back(r);
   }
