@@ -187,6 +187,7 @@ class Llama final : public Model {
 
   // A zone for one (possibly fused) linear product: [rows, n_embd or K] x [K, sum of N].
   static perf::Zone linear_zone(const char* name, int64_t il, int64_t rows, std::initializer_list<const WeightMatrix*> ws) {
+    if (!perf::active()) return perf::Zone(name, il);  // off: skip the shape and byte bookkeeping
     int64_t n_out = 0;
     double bytes = 0.0;
     for (const WeightMatrix* w : ws) {
