@@ -18,6 +18,26 @@ inline SumOrder sum_order_for(int64_t n_tokens, int64_t n) {
   return n_tokens > 1 && n % 8 == 0 ? SumOrder::kBatch : SumOrder::kSingle;
 }
 
+// Rows of a buffer kept in fixed-size blocks (the paged KV cache): row p lives at
+// base + table[p / block_size] * block_stride + (p % block_size) * row_stride. A contiguous
+// buffer is one block large enough for every row.
+struct PagedRows {
+  const float* base = nullptr;
+  const int32_t* table = nullptr;  // [ceil(rows / block_size)] block ids
+  int64_t block_size = 0;          // rows per block
+  int64_t block_stride = 0;        // floats between consecutive block ids
+  int64_t row_stride = 0;          // floats between rows inside a block
+
+  const float* row(int64_t p) const { return base + table[p / block_size] * block_stride + (p % block_size) * row_stride; }
+  // Rows p.. that stay inside p's block.
+  int64_t rows_left_in_block(int64_t p) const { return block_size - p % block_size; }
+
+  static PagedRows contiguous(const float* v, int64_t row_stride) {
+    static constexpr int32_t kOnlyBlock = 0;
+    return {v, &kOnlyBlock, int64_t{1} << 40, 0, row_stride};
+  }
+};
+
 struct NumericKernels {
   // sum_i a[i] * b[i] over n values (both already rounded to f16 values).
   float (*dot)(const float* a, const float* b, int64_t n, SumOrder order);
@@ -32,11 +52,12 @@ struct NumericKernels {
   // with zero weights; an FMA with a zero weight leaves the sum unchanged, so no padding here.)
   void (*weighted_sum)(const float* w, const float* v, int64_t v_stride, int64_t n, int64_t dim, float* out,
                        SumOrder order);
-  // weighted_sum for n_rows rows sharing v: row i reads w + i * w_stride over n_keys[i]
-  // positions and writes out + i * out_stride; each row's result is bit-identical to
-  // weighted_sum alone (the fast twin only reads each chunk of v once for all rows).
-  void (*weighted_sums)(const float* w, int64_t w_stride, const int64_t* n_keys, int64_t n_rows, const float* v,
-                        int64_t v_stride, int64_t dim, float* out, int64_t out_stride, SumOrder order);
+  // weighted_sum for n_rows rows sharing v, whose rows may lie in blocks: row i reads
+  // w + i * w_stride over n_keys[i] positions and writes out + i * out_stride; each row's
+  // result is bit-identical to weighted_sum alone over the same rows laid out contiguously
+  // (the fast twin reads each chunk of v once for all rows).
+  void (*weighted_sums)(const float* w, int64_t w_stride, const int64_t* n_keys, int64_t n_rows, const PagedRows& v,
+                        int64_t dim, float* out, int64_t out_stride, SumOrder order);
   // gate[i] = gate[i] / (1 + exp(-gate[i])) * up[i]
   void (*swiglu)(float* gate, const float* up, int64_t n);
   // out[i] = in[i] rounded to the nearest f16 value (ties to even), as f32; in may equal out.

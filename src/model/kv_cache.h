@@ -1,26 +1,23 @@
 #pragma once
-// Contiguous per-sequence KV cache (the paged pool lives in kv/ and serves batched serving).
+// A single sequence's KV cache: one block holding every position, so single-sequence callers
+// (generate, perplexity, benchmarks) and batched serving run the same paged code path.
 #include <cstdint>
-#include <vector>
 
+#include "kv/kv_store.h"
 #include "model/config.h"
 
 namespace ts {
 
 struct KvCache {
   int64_t n_ctx = 0;
-  int64_t kv_dim = 0;
-  int64_t n_layer = 0;
-  std::vector<float> k;  // [n_layer, n_ctx, kv_dim]
-  std::vector<float> v;  // [n_layer, n_ctx, kv_dim]
+  KvStore store;           // one block of [n_ctx, kv_dim] per layer for K and for V
+  int32_t table[1] = {0};  // the block table: block 0 covers positions 0..n_ctx-1
 
-  KvCache(const ModelConfig& c, int64_t ctx)
-      : n_ctx(ctx), kv_dim(c.kv_dim()), n_layer(c.n_layer),
-        k(static_cast<size_t>(c.n_layer * ctx * c.kv_dim())), v(k.size()) {}
+  KvCache(const ModelConfig& c, int64_t ctx) : n_ctx(ctx), store(c.n_layer, c.kv_dim(), ctx, 1) {}
 
-  float* k_at(int64_t layer, int64_t pos) { return k.data() + (layer * n_ctx + pos) * kv_dim; }
-  float* v_at(int64_t layer, int64_t pos) { return v.data() + (layer * n_ctx + pos) * kv_dim; }
-  size_t bytes() const { return (k.size() + v.size()) * sizeof(float); }
+  float* k_at(int64_t layer, int64_t pos) { return store.k_row(layer, 0, pos); }
+  float* v_at(int64_t layer, int64_t pos) { return store.v_row(layer, 0, pos); }
+  size_t bytes() const { return store.bytes(); }
 };
 
 }  // namespace ts

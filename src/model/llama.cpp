@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <initializer_list>
+#include <span>
 #include <vector>
 
 #include "base/error.h"
@@ -69,38 +70,42 @@ class Llama final : public Model {
   const ModelConfig& config() const override { return cfg_; }
   int64_t max_batch() const override { return max_batch_; }
 
-  void forward(const int32_t* tokens, int64_t n, int64_t pos0, KvCache& kv, float* logits, bool all_logits) override {
+  void forward_batch(std::span<const SeqChunk> chunks, KvStore& kv, float* logits) override {
     const ModelConfig& c = cfg_;
-    if (n <= 0 || n > max_batch_) fail("forward: {} tokens (must be 1..{})", n, max_batch_);
-    if (pos0 < 0 || pos0 + n > kv.n_ctx) fail("forward: positions {}..{} exceed the context of {}", pos0, pos0 + n - 1, kv.n_ctx);
-    if (kv.n_ctx > ctx_capacity_) grow_scores(kv.n_ctx);
     const int64_t E = c.n_embd;
+    const int64_t n = lay_out_batch(chunks, kv);
     perf::Zone forward_zone("forward");
 
     // x = embedding(tokens)
     {
       perf::Zone zone("embedding");
-      for (int64_t t = 0; t < n; ++t) {
-        if (tokens[t] < 0 || tokens[t] >= c.n_vocab) fail("forward: token id {} outside vocabulary of {}", tokens[t], c.n_vocab);
-        dequantize_matrix_row(token_embd_, tokens[t], x_.data() + t * E);
+      for (const SeqChunk& ch : chunks) {
+        for (int64_t i = 0; i < ch.n_tokens; ++i) {
+          const int32_t id = ch.tokens[i];
+          if (id < 0 || id >= c.n_vocab) fail("forward: token id {} outside vocabulary of {}", id, c.n_vocab);
+        }
       }
+      for (int64_t t = 0; t < n; ++t) dequantize_matrix_row(token_embd_, token_[static_cast<size_t>(t)], x_.data() + t * E);
     }
     tap("embd", -1, x_.data(), n, E);
 
     for (int64_t il = 0; il < c.n_layer; ++il) {
       const LlamaLayer& L = layers_[static_cast<size_t>(il)];
       perf::Zone layer_zone("layer", il);
-      attention_block(L, kv, il, n, pos0);
+      attention_block(L, chunks, kv, il, n);
       ffn_block(L, il, n);
     }
 
-    // logits = W_out · RMSNorm(x), for the last token or all of them
-    const int64_t first = all_logits ? 0 : n - 1;
-    const int64_t rows = n - first;
+    // logits = W_out · RMSNorm(x), for each chunk's last token or all of them
+    int64_t rows = 0;
     {
       perf::Zone zone("norm");
-      for (int64_t t = first; t < n; ++t) {
-        rms_norm(x_.data() + t * E, output_norm_.data(), h_.data() + (t - first) * E, E, c.norm_eps);
+      int64_t t0 = 0;
+      for (const SeqChunk& ch : chunks) {
+        for (int64_t t = ch.all_logits ? t0 : t0 + ch.n_tokens - 1; t < t0 + ch.n_tokens; ++t) {
+          rms_norm(x_.data() + t * E, output_norm_.data(), h_.data() + rows++ * E, E, c.norm_eps);
+        }
+        t0 += ch.n_tokens;
       }
     }
     tap("result_norm", -1, h_.data(), rows, E);
@@ -113,7 +118,7 @@ class Llama final : public Model {
 
  private:
   // x = x + Wo · attention(rope(Wq·h), rope(Wk·h), Wv·h), h = RMSNorm(x)
-  void attention_block(const LlamaLayer& L, KvCache& kv, int64_t il, int64_t n, int64_t pos0) {
+  void attention_block(const LlamaLayer& L, std::span<const SeqChunk> chunks, KvStore& kv, int64_t il, int64_t n) {
     const ModelConfig& c = cfg_;
     const int64_t E = c.n_embd;
     perf::Zone block_zone("attn", il);
@@ -124,7 +129,7 @@ class Llama final : public Model {
       matmul_fused({{&L.wq, q_.data()}, {&L.wk, k_.data()}, {&L.wv, v_.data()}}, h_.data(), n, pool_, scratch_.data(),
                    scratch_.size());
     }
-    apply_rope(n, pos0, il);
+    apply_rope(n, il);
     tap("Qcur", il, q_.data(), n, c.q_dim());
     tap("Kcur", il, k_.data(), n, c.kv_dim());
     tap("Vcur", il, v_.data(), n, c.kv_dim());
@@ -132,13 +137,16 @@ class Llama final : public Model {
       // The cache holds f16 values (rounded here; stored as float until the packed f16 cache lands).
       perf::Zone zone("kv_update", il);
       for (int64_t t = 0; t < n; ++t) {
-        round_to_f16(k_.data() + t * c.kv_dim(), c.kv_dim(), kv.k_at(il, pos0 + t));
-        round_to_f16(v_.data() + t * c.kv_dim(), c.kv_dim(), kv.v_at(il, pos0 + t));
+        const SeqChunk& ch = chunks[static_cast<size_t>(chunk_of_[static_cast<size_t>(t)])];
+        const int64_t pos = pos_[static_cast<size_t>(t)];
+        const int32_t block = ch.block_table[pos / kv.block_size()];
+        round_to_f16(k_.data() + t * c.kv_dim(), c.kv_dim(), kv.k_row(il, block, pos % kv.block_size()));
+        round_to_f16(v_.data() + t * c.kv_dim(), c.kv_dim(), kv.v_row(il, block, pos % kv.block_size()));
       }
     }
     {
       perf::Zone zone("attention", il);
-      attention(kv, il, n, pos0);
+      attention(chunks, kv, il);
     }
     tap("kqv_out", il, attn_.data(), n, c.q_dim());
     linear("attn_out", il, L.wo, attn_.data(), n, h_.data());
@@ -209,6 +217,10 @@ class Llama final : public Model {
     gate_.assign(B * static_cast<size_t>(c.n_ff), 0.0f);
     up_.assign(B * static_cast<size_t>(c.n_ff), 0.0f);
     rope_cs_.assign(static_cast<size_t>(c.n_rot), 0.0f);
+    token_.assign(B, 0);
+    pos_.assign(B, 0);
+    chunk_of_.assign(B, 0);
+    jobs_.reserve(B);
     size_t scratch = 0;
     auto need = [&](const WeightMatrix& w) { scratch = std::max(scratch, matmul_scratch_bytes(w, max_batch_)); };
     need(output_);
@@ -229,12 +241,12 @@ class Llama final : public Model {
     matmul(w, in, rows, out, pool_, scratch_.data(), scratch_.size());
   }
 
-  void apply_rope(int64_t n, int64_t pos0, int64_t il) {
+  void apply_rope(int64_t n, int64_t il) {
     perf::Zone zone("rope", il);
     const ModelConfig& c = cfg_;
     const float* factors = rope_freqs_.empty() ? nullptr : rope_freqs_.data();
     for (int64_t t = 0; t < n; ++t) {
-      rope_table(rope_cs_.data(), c.n_rot, pos0 + t, c.rope_freq_base, c.rope_freq_scale, factors);
+      rope_table(rope_cs_.data(), c.n_rot, pos_[static_cast<size_t>(t)], c.rope_freq_base, c.rope_freq_scale, factors);
       for (int64_t h = 0; h < c.n_head; ++h) {
         rope_apply(q_.data() + t * c.q_dim() + h * c.head_dim, rope_cs_.data(), c.n_rot, c.rope_neox);
       }
@@ -246,52 +258,101 @@ class Llama final : public Model {
 
   static void round_to_f16(const float* in, int64_t n, float* out) { numeric_kernels().round_f16(in, n, out); }
 
-  // Causal attention of each new token over positions 0..its own, per head; heads share KV
-  // heads in groups of n_head / n_head_kv. Q meets the f16 keys in f16 and the probabilities
-  // meet the f16 values in f16, with llama.cpp's summation order (see kernels/numerics.h).
-  void attention(KvCache& kv, int64_t il, int64_t n, int64_t pos0) {
+  // Checks the chunks against the buffers and the store, and lays out per-token positions and
+  // chunk indices and the attention jobs. Returns the number of tokens.
+  int64_t lay_out_batch(std::span<const SeqChunk> chunks, const KvStore& kv) {
+    const ModelConfig& c = cfg_;
+    if (chunks.empty()) fail("forward: no sequences in the batch");
+    if (kv.n_layer() != c.n_layer || kv.kv_dim() != c.kv_dim()) {
+      fail("forward: KV store of {} layers x {} values does not fit a model of {} x {}", kv.n_layer(), kv.kv_dim(), c.n_layer, c.kv_dim());
+    }
+    int64_t n = 0, max_ctx = 0, rows = 0;
+    for (const SeqChunk& ch : chunks) {
+      if (ch.n_tokens <= 0) fail("forward: a sequence with {} tokens", ch.n_tokens);
+      n += ch.n_tokens;
+      rows += ch.all_logits ? ch.n_tokens : 1;
+      if (n > max_batch_) fail("forward: {}+ tokens in the batch (must be 1..{})", n, max_batch_);
+      const int64_t end = ch.pos0 + ch.n_tokens;
+      if (ch.pos0 < 0 || ch.n_blocks <= 0 || end > ch.n_blocks * kv.block_size()) {
+        fail("forward: positions {}..{} exceed the {} blocks of {} given", ch.pos0, end - 1, ch.n_blocks, kv.block_size());
+      }
+      for (int64_t b = 0; b * kv.block_size() < end; ++b) {
+        if (ch.block_table[b] < 0 || ch.block_table[b] >= kv.num_blocks()) {
+          fail("forward: block {} outside the store's 0..{}", ch.block_table[b], kv.num_blocks() - 1);
+        }
+      }
+      max_ctx = std::max(max_ctx, end);
+    }
+    if (rows > max_batch_) fail("forward: {} logit rows exceed {}", rows, max_batch_);
+    if (max_ctx > ctx_capacity_) grow_scores(max_ctx);
+    jobs_.clear();
+    int64_t t = 0;
+    for (size_t s = 0; s < chunks.size(); ++s) {
+      const SeqChunk& ch = chunks[s];
+      for (int64_t i = 0; i < ch.n_tokens; ++i, ++t) {
+        token_[static_cast<size_t>(t)] = ch.tokens[i];
+        pos_[static_cast<size_t>(t)] = ch.pos0 + i;
+        chunk_of_[static_cast<size_t>(t)] = static_cast<int32_t>(s);
+      }
+      for (int64_t q0 = 0; q0 < ch.n_tokens; q0 += kQueryBlock) {
+        jobs_.push_back({static_cast<int32_t>(s), t - ch.n_tokens + q0, t - ch.n_tokens + std::min(ch.n_tokens, q0 + kQueryBlock)});
+      }
+    }
+    return n;
+  }
+
+  // Causal attention of each new token over its sequence's positions 0..its own, per head;
+  // heads share KV heads in groups of n_head / n_head_kv, and keys and values are read through
+  // the sequence's block table. Q meets the f16 keys in f16 and the probabilities meet the f16
+  // values in f16, with llama.cpp's summation order for a batch of that sequence's size (see
+  // kernels/numerics.h), so a sequence's results do not depend on what else is in the batch.
+  void attention(std::span<const SeqChunk> chunks, const KvStore& kv, int64_t il) {
     const ModelConfig& c = cfg_;
     const NumericKernels& ak = numeric_kernels();
     const int64_t group = c.n_head / c.n_head_kv;
     const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
-    const SumOrder qk_order = sum_order_for(n, c.head_dim);
-    const SumOrder pv_order = n > 1 ? SumOrder::kBatch : SumOrder::kSingle;
     // Jobs are blocks of consecutive queries of one head: each chunk of keys is then read once
     // per block (and reused from L1 by its queries) instead of once per query. Causal rows cost in
     // proportion to their position, so small jobs are handed out dynamically.
-    const int64_t blocks = (n + kQueryBlock - 1) / kQueryBlock;
-    const auto jobs = static_cast<size_t>(blocks * c.n_head);
+    const size_t jobs = jobs_.size() * static_cast<size_t>(c.n_head);
     const size_t chunk = std::max<size_t>(1, jobs / (static_cast<size_t>(pool_.num_threads()) * 16));
-    const int64_t kv_stride = c.kv_dim();
     pool_.parallel_for_dynamic(jobs, chunk, [&](size_t begin, size_t end, int thread) {
       // [kQueryBlock, ctx_capacity] scores of this thread's block
       float* scores = scores_.data() + static_cast<size_t>(thread) * static_cast<size_t>(kQueryBlock * ctx_capacity_);
       for (size_t job = begin; job < end; ++job) {
         const int64_t h = static_cast<int64_t>(job) % c.n_head;
-        const int64_t t0 = static_cast<int64_t>(job) / c.n_head * kQueryBlock;
-        const int64_t t1 = std::min(n, t0 + kQueryBlock);
-        const int64_t kv_off = (h / group) * c.head_dim;
-        const float* keys = kv.k_at(il, 0) + kv_off;
+        const QueryBlock& qb = jobs_[job / static_cast<size_t>(c.n_head)];
+        const SeqChunk& ch = chunks[static_cast<size_t>(qb.chunk)];
+        const int64_t t0 = qb.t0, t1 = qb.t1;
+        const SumOrder qk_order = sum_order_for(ch.n_tokens, c.head_dim);
+        const SumOrder pv_order = ch.n_tokens > 1 ? SumOrder::kBatch : SumOrder::kSingle;
+        const PagedRows keys = kv.k_rows(il, ch.block_table, (h / group) * c.head_dim);
+        const PagedRows values = kv.v_rows(il, ch.block_table, (h / group) * c.head_dim);
         float q[kQueryBlock][kMaxHeadDim];  // [queries, head_dim]
-        for (int64_t t = t0; t < t1; ++t) round_to_f16(q_.data() + t * c.q_dim() + h * c.head_dim, c.head_dim, q[t - t0]);
-        // Scores key chunk by key chunk; each key's dot product is the same computation as
-        // when a query runs alone.
-        for (int64_t p0 = 0; p0 < pos0 + t1; p0 += kKeyChunk) {
-          for (int64_t t = t0; t < t1; ++t) {
-            const int64_t n_keys = pos0 + t + 1;
-            if (p0 >= n_keys) continue;
-            ak.scores(q[t - t0], keys + p0 * kv_stride, kv_stride, std::min(kKeyChunk, n_keys - p0), c.head_dim, qk_order,
-                      scale, scores + (t - t0) * ctx_capacity_ + p0);
-          }
-        }
-        int64_t n_keys[kQueryBlock];
+        int64_t n_keys[kQueryBlock] = {};
         for (int64_t t = t0; t < t1; ++t) {
-          n_keys[t - t0] = pos0 + t + 1;
-          float* row = scores + (t - t0) * ctx_capacity_;
-          ak.softmax(row, n_keys[t - t0]);
-          round_to_f16(row, n_keys[t - t0], row);
+          round_to_f16(q_.data() + t * c.q_dim() + h * c.head_dim, c.head_dim, q[t - t0]);
+          n_keys[t - t0] = pos_[static_cast<size_t>(t)] + 1;
         }
-        ak.weighted_sums(scores, ctx_capacity_, n_keys, t1 - t0, kv.v_at(il, 0) + kv_off, kv_stride, c.head_dim,
+        // Scores key run by key run (runs end at KV block boundaries); each key's dot product is
+        // the same computation as when a query runs alone.
+        const int64_t max_keys = n_keys[t1 - t0 - 1];
+        for (int64_t p0 = 0; p0 < max_keys;) {
+          const int64_t p1 = std::min({p0 + kKeyChunk, max_keys, p0 + keys.rows_left_in_block(p0)});
+          const float* run = keys.row(p0);
+          for (int64_t i = 0; i < t1 - t0; ++i) {
+            if (p0 >= n_keys[i]) continue;
+            ak.scores(q[i], run, keys.row_stride, std::min(p1, n_keys[i]) - p0, c.head_dim, qk_order, scale,
+                      scores + i * ctx_capacity_ + p0);
+          }
+          p0 = p1;
+        }
+        for (int64_t i = 0; i < t1 - t0; ++i) {
+          float* row = scores + i * ctx_capacity_;
+          ak.softmax(row, n_keys[i]);
+          round_to_f16(row, n_keys[i], row);
+        }
+        ak.weighted_sums(scores, ctx_capacity_, n_keys, t1 - t0, values, c.head_dim,
                          attn_.data() + t0 * c.q_dim() + h * c.head_dim, c.q_dim(), pv_order);
       }
     });
@@ -318,6 +379,15 @@ class Llama final : public Model {
   std::vector<float> up_;    // [max_batch, n_ff]
   std::vector<float> rope_cs_;  // [n_rot / 2, 2] cos and sin for one position
   std::vector<float> scores_;  // [n_threads, kQueryBlock, ctx_capacity]
+  // Per-token layout of the current batch, and its attention jobs (blocks of one chunk's queries).
+  struct QueryBlock {
+    int32_t chunk;
+    int64_t t0, t1;  // rows [t0, t1) of the batch
+  };
+  std::vector<int32_t> token_;     // [max_batch]
+  std::vector<int64_t> pos_;       // [max_batch]
+  std::vector<int32_t> chunk_of_;  // [max_batch]
+  std::vector<QueryBlock> jobs_;   // at most max_batch
   std::vector<uint8_t> scratch_;  // quantized activations for matmul
   int64_t ctx_capacity_ = 0;
 };

@@ -2,6 +2,7 @@
 // What every architecture provides to the engine.
 #include <cstdint>
 #include <memory>
+#include <span>
 
 #include "base/thread_pool.h"
 #include "model/config.h"
@@ -24,17 +25,37 @@ class TensorTap {
   virtual void on_tensor(const char* name, int64_t layer, const float* data, int64_t rows, int64_t cols) = 0;
 };
 
+// One sequence's share of a batched forward call.
+struct SeqChunk {
+  const int32_t* tokens = nullptr;  // [n_tokens]
+  int64_t n_tokens = 0;
+  int64_t pos0 = 0;                 // position of tokens[0]; KV of 0..pos0-1 is already stored
+  const int32_t* block_table = nullptr;  // [n_blocks] KvStore blocks of positions 0, block_size, ...
+  int64_t n_blocks = 0;
+  bool all_logits = false;          // logits of every token instead of the last one only
+};
+
 class Model {
  public:
   virtual ~Model() = default;
   virtual const ModelConfig& config() const = 0;
   virtual int64_t max_batch() const = 0;
 
-  // Runs tokens[0..n) at positions pos0..pos0+n-1 of one sequence, reading and extending kv.
-  // Writes logits of the last token to logits[n_vocab], or of every token to logits[n, n_vocab]
-  // when all_logits. n <= max_batch and pos0 + n <= kv.n_ctx, else throws.
-  virtual void forward(const int32_t* tokens, int64_t n, int64_t pos0, KvCache& kv, float* logits,
-                       bool all_logits) = 0;
+  // Runs several sequences' chunks in one pass (their tokens share every matrix product; each
+  // attends over its own positions through its block table) and writes, chunk after chunk, the
+  // logits of its last token or of all its tokens: logits[rows, n_vocab]. The chunks' tokens
+  // total at most max_batch; a chunk's blocks must cover pos0 + n_tokens; else throws.
+  virtual void forward_batch(std::span<const SeqChunk> chunks, KvStore& kv, float* logits) = 0;
+
+  // One sequence: tokens[0..n) at positions pos0..pos0+n-1, reading and extending kv. Writes
+  // logits of the last token to logits[n_vocab], or of every token to logits[n, n_vocab].
+  void forward(const int32_t* tokens, int64_t n, int64_t pos0, KvCache& kv, float* logits, bool all_logits) {
+    if (pos0 < 0 || n < 0 || pos0 + n > kv.n_ctx) {
+      fail_positions(pos0, n, kv.n_ctx);
+    }
+    const SeqChunk chunk{tokens, n, pos0, kv.table, 1, all_logits};
+    forward_batch(std::span<const SeqChunk>(&chunk, 1), kv.store, logits);
+  }
 
   // Debugging and analysis hook; nullptr (the default) costs one branch per tap point.
   void set_tap(TensorTap* tap) { tap_ = tap; }
@@ -45,6 +66,7 @@ class Model {
   }
 
  private:
+  [[noreturn]] static void fail_positions(int64_t pos0, int64_t n, int64_t n_ctx);
   TensorTap* tap_ = nullptr;
 };
 

@@ -12,3 +12,11 @@ std::unique_ptr<Model> load_model(const gguf::GgufFile& file, ThreadPool& pool, 
 }
 
 }  // namespace ts
+
+namespace ts {
+
+void Model::fail_positions(int64_t pos0, int64_t n, int64_t n_ctx) {
+  fail("forward: positions {}..{} exceed the context of {}", pos0, pos0 + n - 1, n_ctx);
+}
+
+}  // namespace ts

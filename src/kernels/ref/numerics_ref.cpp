@@ -95,27 +95,37 @@ void attn_softmax(float* x, int64_t n_valid) {
   for (int64_t i = 0; i < n_valid; ++i) x[i] *= scale;
 }
 
-void attn_weighted_sum(const float* w, const float* v, int64_t v_stride, int64_t n, int64_t dim, float* out,
-                       SumOrder order) {
+namespace {
+// One row: acc slot p % 8 (batch order) or p % 32 (single-row order) per output column.
+template <typename RowAt>
+void weighted_sum_rows(const float* w, RowAt row_at, int64_t n, int64_t dim, float* out, SumOrder order) {
   for (int64_t d = 0; d < dim; ++d) {
     if (order == SumOrder::kBatch) {
       float acc[8] = {};
-      for (int64_t p = 0; p < n; ++p) acc[p % 8] = std::fma(w[p], v[p * v_stride + d], acc[p % 8]);
+      for (int64_t p = 0; p < n; ++p) acc[p % 8] = std::fma(w[p], row_at(p)[d], acc[p % 8]);
       out[d] = reduce8_batch(acc);
     } else {
       float acc[4][8] = {};
       for (int64_t p = 0; p < n; ++p) {
         float& a = acc[(p % 32) / 8][p % 8];
-        a = std::fma(w[p], v[p * v_stride + d], a);
+        a = std::fma(w[p], row_at(p)[d], a);
       }
       out[d] = reduce32_single(acc);
     }
   }
 }
+}  // namespace
 
-void attn_weighted_sums(const float* w, int64_t w_stride, const int64_t* n_keys, int64_t n_rows, const float* v,
-                        int64_t v_stride, int64_t dim, float* out, int64_t out_stride, SumOrder order) {
-  for (int64_t i = 0; i < n_rows; ++i) attn_weighted_sum(w + i * w_stride, v, v_stride, n_keys[i], dim, out + i * out_stride, order);
+void attn_weighted_sum(const float* w, const float* v, int64_t v_stride, int64_t n, int64_t dim, float* out,
+                       SumOrder order) {
+  weighted_sum_rows(w, [&](int64_t p) { return v + p * v_stride; }, n, dim, out, order);
+}
+
+void attn_weighted_sums(const float* w, int64_t w_stride, const int64_t* n_keys, int64_t n_rows, const PagedRows& v,
+                        int64_t dim, float* out, int64_t out_stride, SumOrder order) {
+  for (int64_t i = 0; i < n_rows; ++i) {
+    weighted_sum_rows(w + i * w_stride, [&](int64_t p) { return v.row(p); }, n_keys[i], dim, out + i * out_stride, order);
+  }
 }
 
 void swiglu(float* gate, const float* up, int64_t n) {

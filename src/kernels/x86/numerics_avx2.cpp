@@ -161,22 +161,26 @@ void continue_slot(const float* w, const float* v, int64_t v_stride, int64_t p_b
   for (int g = 0; g < G; ++g) acc[kSlots * g] = a[g];
 }
 
-// Continues every (group, slot) chain over positions [p_begin, p_end); p_begin is a multiple
-// of kSlots so that position p lands in slot p % kSlots. acc: [groups, kSlots].
+// Continues every (group, slot) chain over the n rows of a run that starts at position p0: row
+// r is position p0 + r and lands in slot (p0 + r) % kSlots, so runs split anywhere (chunks, KV
+// blocks) give the same chains as one walk. w and v point at the run's first position.
+// acc: [groups, kSlots].
 template <int kSlots>
-void continue_slots(const float* w, const float* v, int64_t v_stride, int64_t p_begin, int64_t p_end, int64_t groups,
+void continue_slots(const float* w, const float* v, int64_t v_stride, int64_t n, int64_t p0, int64_t groups,
                     __m256* acc) {
+  const int64_t offset = p0 % kSlots;
   for (int64_t g0 = 0; g0 < groups;) {
     const int64_t left = groups - g0;
     const int chunk = left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
     const float* vg = v + 8 * g0;
     for (int slot = 0; slot < kSlots; ++slot) {
       __m256* a = acc + kSlots * g0 + slot;
+      const int64_t r0 = (slot - offset + kSlots) % kSlots;  // first row of the run in this slot
       switch (chunk) {
-        case 8: continue_slot<8, kSlots>(w, vg, v_stride, p_begin + slot, p_end, a); break;
-        case 4: continue_slot<4, kSlots>(w, vg, v_stride, p_begin + slot, p_end, a); break;
-        case 2: continue_slot<2, kSlots>(w, vg, v_stride, p_begin + slot, p_end, a); break;
-        default: continue_slot<1, kSlots>(w, vg, v_stride, p_begin + slot, p_end, a); break;
+        case 8: continue_slot<8, kSlots>(w, vg, v_stride, r0, n, a); break;
+        case 4: continue_slot<4, kSlots>(w, vg, v_stride, r0, n, a); break;
+        case 2: continue_slot<2, kSlots>(w, vg, v_stride, r0, n, a); break;
+        default: continue_slot<1, kSlots>(w, vg, v_stride, r0, n, a); break;
       }
     }
     g0 += chunk;
@@ -199,33 +203,53 @@ inline __m256 reduce_slots(const __m256* a, int slots) {
   return _mm256_add_ps(_mm256_add_ps(t[0], t[1]), _mm256_add_ps(t[2], t[3]));
 }
 
+constexpr int64_t kSharedRows = 8;     // rows that share each chunk of v
+constexpr int64_t kSharedChunk = 64;   // positions per chunk when rows share v (a multiple of 32)
+constexpr int64_t kAccBudget = 2048;   // accumulators on the stack: 64 KiB
+
+// Whole 8-column groups, rows in passes of as many as the accumulator budget holds.
 template <int kSlots>
-void weighted_sum_slots(const float* w, const float* v, int64_t v_stride, int64_t n, int64_t dim, float* out) {
-  __m256 acc[kMaxAttentionDim / 8 * kSlots];  // [group, slot]: 64 KiB of stack at most
+void weighted_sums_slots(const float* w, int64_t w_stride, const int64_t* n_keys, int64_t n_rows, const PagedRows& v,
+                         int64_t dim, float* out, int64_t out_stride) {
+  __m256 acc[kAccBudget];  // [row, group, slot]
   const int64_t groups = dim / 8;
-  for (int64_t i = 0; i < groups * kSlots; ++i) acc[i] = _mm256_setzero_ps();
-  continue_slots<kSlots>(w, v, v_stride, 0, n, groups, acc);
-  for (int64_t g = 0; g < groups; ++g) _mm256_storeu_ps(out + 8 * g, reduce_slots(acc + kSlots * g, kSlots));
+  const int64_t per_row = groups * kSlots;
+  const int64_t rows_per_pass = std::clamp<int64_t>(kAccBudget / per_row, 1, kSharedRows);
+  for (int64_t r0 = 0; r0 < n_rows; r0 += rows_per_pass) {
+    const int64_t r1 = std::min(n_rows, r0 + rows_per_pass);
+    int64_t max_keys = 0;
+    for (int64_t i = r0; i < r1; ++i) max_keys = std::max(max_keys, n_keys[i]);
+    for (int64_t j = 0; j < (r1 - r0) * per_row; ++j) acc[j] = _mm256_setzero_ps();
+    // A lone row walks whole blocks; several rows go chunk by chunk so that the chunk of v stays
+    // in L1 while every row continues its chains over it.
+    const int64_t chunk = r1 - r0 > 1 ? kSharedChunk : max_keys;
+    for (int64_t p0 = 0; p0 < max_keys;) {
+      const int64_t p1 = std::min({p0 + chunk, max_keys, p0 + v.rows_left_in_block(p0)});
+      const float* vp = v.row(p0);
+      for (int64_t i = r0; i < r1; ++i) {
+        const int64_t end = std::min(p1, n_keys[i]);
+        if (p0 < end) continue_slots<kSlots>(w + i * w_stride + p0, vp, v.row_stride, end - p0, p0, groups, acc + (i - r0) * per_row);
+      }
+      p0 = p1;
+    }
+    for (int64_t i = r0; i < r1; ++i) {
+      for (int64_t g = 0; g < groups; ++g) {
+        _mm256_storeu_ps(out + i * out_stride + 8 * g, reduce_slots(acc + (i - r0) * per_row + kSlots * g, kSlots));
+      }
+    }
+  }
 }
 
-}  // namespace
-
-void attn_weighted_sum(const float* w, const float* v, int64_t v_stride, int64_t n, int64_t dim, float* out,
-                       SumOrder order) {
-  if (dim > kMaxAttentionDim) fail("attention: head size {} exceeds {}", dim, kMaxAttentionDim);
-  if (dim % 8 == 0) {
-    return order == SumOrder::kBatch ? weighted_sum_slots<8>(w, v, v_stride, n, dim, out)
-                                     : weighted_sum_slots<32>(w, v, v_stride, n, dim, out);
-  }
+// Head sizes that are not a multiple of 8: the last partial group goes through a padded copy.
+void weighted_sum_partial(const float* w, const PagedRows& v, int64_t n, int64_t dim, float* out, SumOrder order) {
   const int64_t dim8 = dim / 8 * 8;
   alignas(32) float tail_out[8];
-  // Columns are done 8 at a time; the last partial group goes through a padded copy of v.
   for (int64_t d = 0; d < dim; d += 8) {
     const bool partial = d >= dim8;
     auto load_v = [&](int64_t p) {
-      if (!partial) return _mm256_loadu_ps(v + p * v_stride + d);
+      if (!partial) return _mm256_loadu_ps(v.row(p) + d);
       alignas(32) float tmp[8] = {};
-      for (int64_t l = 0; d + l < dim; ++l) tmp[l] = v[p * v_stride + d + l];
+      for (int64_t l = 0; d + l < dim; ++l) tmp[l] = v.row(p)[d + l];
       return _mm256_load_ps(tmp);
     };
     const int slots = order == SumOrder::kBatch ? 8 : 32;
@@ -242,36 +266,22 @@ void attn_weighted_sum(const float* w, const float* v, int64_t v_stride, int64_t
   }
 }
 
-namespace {
-constexpr int64_t kSharedRows = 8;     // rows that share each chunk of v
-constexpr int64_t kSharedMaxDim = 128;
-constexpr int64_t kSharedChunk = 64;   // positions per chunk (a multiple of the 8 slots)
 }  // namespace
 
-void attn_weighted_sums(const float* w, int64_t w_stride, const int64_t* n_keys, int64_t n_rows, const float* v,
-                        int64_t v_stride, int64_t dim, float* out, int64_t out_stride, SumOrder order) {
-  if (order != SumOrder::kBatch || dim % 8 != 0 || dim > kSharedMaxDim || n_rows > kSharedRows) {
-    for (int64_t i = 0; i < n_rows; ++i) attn_weighted_sum(w + i * w_stride, v, v_stride, n_keys[i], dim, out + i * out_stride, order);
+void attn_weighted_sums(const float* w, int64_t w_stride, const int64_t* n_keys, int64_t n_rows, const PagedRows& v,
+                        int64_t dim, float* out, int64_t out_stride, SumOrder order) {
+  if (dim > kMaxAttentionDim) fail("attention: head size {} exceeds {}", dim, kMaxAttentionDim);
+  if (dim % 8 != 0) {
+    for (int64_t i = 0; i < n_rows; ++i) weighted_sum_partial(w + i * w_stride, v, n_keys[i], dim, out + i * out_stride, order);
     return;
   }
-  const int64_t groups = dim / 8;
-  __m256 acc[kSharedRows][kSharedMaxDim / 8 * 8];  // [row, group, slot]: 32 KiB
-  int64_t max_keys = 0;
-  for (int64_t i = 0; i < n_rows; ++i) {
-    max_keys = std::max(max_keys, n_keys[i]);
-    for (int64_t j = 0; j < groups * 8; ++j) acc[i][j] = _mm256_setzero_ps();
-  }
-  // Chunk by chunk of positions: the chunk of v stays in L1 while every row continues its
-  // chains over it, exactly as the single-row kernel does over all positions at once.
-  for (int64_t p0 = 0; p0 < max_keys; p0 += kSharedChunk) {
-    for (int64_t i = 0; i < n_rows; ++i) {
-      const int64_t p1 = std::min(p0 + kSharedChunk, n_keys[i]);
-      if (p0 < p1) continue_slots<8>(w + i * w_stride, v, v_stride, p0, p1, groups, acc[i]);
-    }
-  }
-  for (int64_t i = 0; i < n_rows; ++i) {
-    for (int64_t g = 0; g < groups; ++g) _mm256_storeu_ps(out + i * out_stride + 8 * g, reduce_slots(acc[i] + 8 * g, 8));
-  }
+  if (order == SumOrder::kBatch) return weighted_sums_slots<8>(w, w_stride, n_keys, n_rows, v, dim, out, out_stride);
+  weighted_sums_slots<32>(w, w_stride, n_keys, n_rows, v, dim, out, out_stride);
+}
+
+void attn_weighted_sum(const float* w, const float* v, int64_t v_stride, int64_t n, int64_t dim, float* out,
+                       SumOrder order) {
+  attn_weighted_sums(w, 0, &n, 1, PagedRows::contiguous(v, v_stride), dim, out, 0, order);
 }
 
 void swiglu(float* gate, const float* up, int64_t n) {

@@ -10,8 +10,8 @@ void attn_scores(const float* q, const float* k, int64_t k_stride, int64_t n_key
 void attn_softmax(float* x, int64_t n_valid);
 void attn_weighted_sum(const float* w, const float* v, int64_t v_stride, int64_t n, int64_t dim, float* out,
                        SumOrder order);
-void attn_weighted_sums(const float* w, int64_t w_stride, const int64_t* n_keys, int64_t n_rows, const float* v,
-                        int64_t v_stride, int64_t dim, float* out, int64_t out_stride, SumOrder order);
+void attn_weighted_sums(const float* w, int64_t w_stride, const int64_t* n_keys, int64_t n_rows, const PagedRows& v,
+                        int64_t dim, float* out, int64_t out_stride, SumOrder order);
 void swiglu(float* gate, const float* up, int64_t n);
 void round_f16(const float* in, int64_t n, float* out);
 }  // namespace ts::avx2

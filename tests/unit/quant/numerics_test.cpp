@@ -2,6 +2,7 @@
 // (both reproduce llama.cpp's evaluation order), and the exp polynomial must be an accurate exp.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -59,8 +60,9 @@ TEST(Numerics, FastTwinEqualsReferenceBitForBit) {
       for (int64_t i = 0; i < rows; ++i) n_keys[static_cast<size_t>(i)] = max_keys - rows + 1 + i - (i % 2) * 70;
       for (SumOrder o : {SumOrder::kBatch, SumOrder::kSingle}) {
         std::vector<float> o1(static_cast<size_t>(rows * out_stride)), o2(o1.size()), o3(o1.size());
-        fast.weighted_sums(w.data(), w_stride, n_keys.data(), rows, v.data(), stride, dim, o1.data(), out_stride, o);
-        slow.weighted_sums(w.data(), w_stride, n_keys.data(), rows, v.data(), stride, dim, o2.data(), out_stride, o);
+        const PagedRows pv = PagedRows::contiguous(v.data(), stride);
+        fast.weighted_sums(w.data(), w_stride, n_keys.data(), rows, pv, dim, o1.data(), out_stride, o);
+        slow.weighted_sums(w.data(), w_stride, n_keys.data(), rows, pv, dim, o2.data(), out_stride, o);
         for (int64_t i = 0; i < rows; ++i) {
           slow.weighted_sum(w.data() + i * w_stride, v.data(), stride, n_keys[static_cast<size_t>(i)], dim,
                             o3.data() + i * out_stride, o);
@@ -69,6 +71,38 @@ TEST(Numerics, FastTwinEqualsReferenceBitForBit) {
             EXPECT_TRUE(same_bits(o1[at], o2[at])) << dim << " " << rows << " " << i << " " << d;
             EXPECT_TRUE(same_bits(o1[at], o3[at])) << dim << " " << rows << " " << i << " " << d;
           }
+        }
+      }
+    }
+  }
+  // Paged rows: the same rows scattered over shuffled blocks (sizes that split the 8- and
+  // 32-position slot cycles) give exactly the contiguous result.
+  for (int64_t block : {1, 5, 16, 40}) {
+    for (int64_t dim : {12, 64, 128}) {
+      const int64_t rows = 8, max_keys = 150, w_stride = max_keys, stride = dim + 3;
+      const int64_t n_blocks = (max_keys + block - 1) / block;
+      const auto v = f16_values(max_keys * stride, 1.0f, rng);
+      const auto w = f16_values(rows * w_stride, 0.1f, rng);
+      std::vector<int32_t> table(static_cast<size_t>(n_blocks));
+      for (int64_t b = 0; b < n_blocks; ++b) table[static_cast<size_t>(b)] = static_cast<int32_t>((b * 7 + 3) % n_blocks);
+      const int64_t block_stride = block * stride;
+      std::vector<float> paged(static_cast<size_t>(n_blocks * block_stride));
+      for (int64_t p = 0; p < max_keys; ++p) {
+        std::copy_n(v.data() + p * stride, stride, paged.data() + table[static_cast<size_t>(p / block)] * block_stride + (p % block) * stride);
+      }
+      const PagedRows pv{paged.data(), table.data(), block, block_stride, stride};
+      std::vector<int64_t> n_keys(static_cast<size_t>(rows));
+      for (int64_t i = 0; i < rows; ++i) n_keys[static_cast<size_t>(i)] = max_keys - 9 * i;
+      for (SumOrder o : {SumOrder::kBatch, SumOrder::kSingle}) {
+        std::vector<float> o1(static_cast<size_t>(rows * dim)), o2(o1.size()), o3(o1.size());
+        fast.weighted_sums(w.data(), w_stride, n_keys.data(), rows, pv, dim, o1.data(), dim, o);
+        slow.weighted_sums(w.data(), w_stride, n_keys.data(), rows, pv, dim, o2.data(), dim, o);
+        for (int64_t i = 0; i < rows; ++i) {
+          slow.weighted_sum(w.data() + i * w_stride, v.data(), stride, n_keys[static_cast<size_t>(i)], dim, o3.data() + i * dim, o);
+        }
+        for (size_t at = 0; at < o1.size(); ++at) {
+          EXPECT_TRUE(same_bits(o1[at], o2[at])) << block << " " << dim << " " << at;
+          EXPECT_TRUE(same_bits(o1[at], o3[at])) << block << " " << dim << " " << at;
         }
       }
     }

@@ -1,0 +1,114 @@
+// The KV block pool: allocation order, reference counts, the prefix cache and its invariants.
+#include <gtest/gtest.h>
+
+#include <numeric>
+#include <random>
+#include <vector>
+
+#include "kv/block_pool.h"
+#include "kv/kv_store.h"
+
+namespace ts {
+namespace {
+
+TEST(BlockPool, AllocatesUntilEmptyAndReleasesToTheBack) {
+  BlockPool pool(4, 16);
+  std::vector<int32_t> got;
+  for (int i = 0; i < 4; ++i) got.push_back(pool.allocate());
+  EXPECT_EQ(got, (std::vector<int32_t>{0, 1, 2, 3}));
+  EXPECT_EQ(pool.num_free(), 0);
+  EXPECT_FALSE(pool.can_allocate(1));
+  EXPECT_THROW(pool.allocate(), std::exception);
+  pool.release(2);
+  pool.release(0);
+  EXPECT_EQ(pool.allocate(), 2);  // least recently freed first
+  EXPECT_EQ(pool.num_used(), 3);
+  EXPECT_THROW(pool.release(0), std::exception);   // nobody holds it
+  EXPECT_THROW(pool.release(7), std::exception);   // outside the pool
+  EXPECT_THROW(pool.release(-1), std::exception);
+  pool.check_invariants();
+}
+
+TEST(BlockPool, RejectsBadSizes) {
+  EXPECT_THROW(BlockPool(0, 16), std::exception);
+  EXPECT_THROW(BlockPool(4, 0), std::exception);
+  EXPECT_THROW(BlockPool(-3, 16), std::exception);
+}
+
+TEST(BlockPool, PrefixCacheSharesFullBlocksAndSurvivesRelease) {
+  BlockPool pool(3, 4);
+  const std::vector<int32_t> a = {1, 2, 3, 4}, b = {5, 6, 7, 8};
+  const int32_t b0 = pool.allocate(), b1 = pool.allocate();
+  pool.cache_full(b0, 0, a.data());
+  const uint64_t h0 = BlockPool::chain_hash(0, a.data(), 4);
+  pool.cache_full(b1, h0, b.data());
+  // A second sequence with the same prefix shares both blocks.
+  EXPECT_EQ(pool.acquire_cached(0, a.data()), b0);
+  EXPECT_EQ(pool.acquire_cached(h0, b.data()), b1);
+  EXPECT_EQ(pool.ref_count(b0), 2);
+  // Same tokens after a different parent: no hit.
+  EXPECT_EQ(pool.acquire_cached(12345, b.data()), -1);
+  EXPECT_EQ(pool.prefix_queries(), 3);
+  EXPECT_EQ(pool.prefix_hits(), 2);
+  for (int i = 0; i < 2; ++i) {
+    pool.release(b0);
+    pool.release(b1);
+  }
+  EXPECT_EQ(pool.num_free(), 3);
+  // Freed but cached: a later request still finds them, taking them off the free list.
+  EXPECT_EQ(pool.acquire_cached(0, a.data()), b0);
+  EXPECT_EQ(pool.num_free(), 2);
+  pool.check_invariants();
+  // Handing a cached block out again forgets its prefix.
+  const int32_t first = pool.allocate();   // the never-used block 2
+  const int32_t second = pool.allocate();  // b1, evicted
+  EXPECT_EQ(first, 2);
+  EXPECT_EQ(second, b1);
+  EXPECT_EQ(pool.acquire_cached(h0, b.data()), -1);
+  pool.check_invariants();
+}
+
+TEST(BlockPool, RandomOperationsKeepInvariants) {
+  std::mt19937 rng(3);
+  BlockPool pool(32, 2);
+  std::vector<int32_t> held;
+  for (int step = 0; step < 5000; ++step) {
+    const int op = static_cast<int>(rng() % 4);
+    if (op == 0 && pool.can_allocate(1)) {
+      held.push_back(pool.allocate());
+    } else if (op == 1 && !held.empty()) {
+      const size_t i = rng() % held.size();
+      pool.release(held[i]);
+      held.erase(held.begin() + static_cast<ptrdiff_t>(i));
+    } else if (op == 2 && !held.empty()) {
+      const int32_t toks[2] = {static_cast<int32_t>(rng() % 5), static_cast<int32_t>(rng() % 5)};
+      pool.cache_full(held[rng() % held.size()], rng() % 3, toks);
+    } else if (op == 3) {
+      const int32_t toks[2] = {static_cast<int32_t>(rng() % 5), static_cast<int32_t>(rng() % 5)};
+      const int32_t b = pool.acquire_cached(rng() % 3, toks);
+      if (b >= 0) held.push_back(b);
+    }
+    pool.check_invariants();
+    ASSERT_EQ(pool.num_used() + pool.num_free(), 32);
+  }
+  for (int32_t b : held) pool.release(b);
+  EXPECT_EQ(pool.num_free(), 32);
+  pool.check_invariants();
+}
+
+TEST(KvStore, BlocksDoNotOverlapAndPagedRowsFindThem) {
+  KvStore kv(2, 8, 4, 3);
+  for (int64_t l = 0; l < 2; ++l) {
+    for (int32_t b = 0; b < 3; ++b) {
+      for (int64_t r = 0; r < 4; ++r) kv.k_row(l, b, r)[1] = static_cast<float>(100 * l + 10 * b + r);
+    }
+  }
+  const int32_t table[3] = {2, 0, 1};
+  const PagedRows rows = kv.k_rows(1, table, 1);
+  for (int64_t p = 0; p < 12; ++p) EXPECT_EQ(rows.row(p)[0], static_cast<float>(100 + 10 * table[p / 4] + p % 4)) << p;
+  EXPECT_THROW(KvStore(2, 8, 0, 3), std::exception);
+  EXPECT_THROW(KvStore(1 << 20, 1 << 20, 1 << 20, 1 << 20), std::exception);
+}
+
+}  // namespace
+}  // namespace ts
