@@ -4,29 +4,14 @@
 
 #include "base/error.h"
 #include "base/timer.h"
+#include "engine/text_stream.h"
 
 namespace ts {
-
-size_t stop_prefix_holdback(const std::string& text, const std::vector<std::string>& stop) {
-  size_t hold = 0;
-  for (const std::string& s : stop) {
-    for (size_t len = std::min(s.size() - 1, text.size()); len > hold; --len) {
-      if (text.compare(text.size() - len, len, s, 0, len) == 0) {
-        hold = len;
-        break;
-      }
-    }
-  }
-  return hold;
-}
 
 GenerateResult generate(Model& model, const Tokenizer& tokenizer, KvCache& kv, const std::vector<int32_t>& prompt,
                         const GenerateOptions& options, const std::function<void(const std::string&)>& on_text) {
   if (prompt.empty()) fail("the prompt is empty (no tokens to start from)");
   if (options.max_tokens < 0) fail("max tokens {} must be >= 0", options.max_tokens);
-  for (const auto& s : options.stop) {
-    if (s.empty()) fail("stop strings must not be empty");
-  }
   const int64_t needed = static_cast<int64_t>(prompt.size()) + options.max_tokens;
   if (needed > kv.n_ctx) {
     fail("prompt ({} tokens) plus max tokens ({}) exceeds the context of {}", prompt.size(), options.max_tokens, kv.n_ctx);
@@ -50,10 +35,13 @@ GenerateResult generate(Model& model, const Tokenizer& tokenizer, KvCache& kv, c
   }
   result.prefill_ms = now_ms() - t0;
 
-  Utf8Stream utf8;
-  std::string pending;  // decoded text not yet emitted (may hold the start of a stop string)
+  StopTextStream stream(tokenizer, options.stop);
   int64_t pos = n_prompt;
   double t_first = 0.0;
+  auto emit = [&](const std::string& text) {
+    result.text += text;
+    if (on_text && !text.empty()) on_text(text);
+  };
   for (int32_t i = 0; i < options.max_tokens; ++i) {
     const int32_t id = sampler.sample(logits.data(), history);
     if (i == 0) {
@@ -66,33 +54,15 @@ GenerateResult generate(Model& model, const Tokenizer& tokenizer, KvCache& kv, c
     }
     result.tokens.push_back(id);
     history.push_back(id);
-    pending += utf8.push(tokenizer.token_to_piece(id));
-    // Stop strings: cut at the first occurrence and end.
-    size_t cut = std::string::npos;
-    for (const auto& s : options.stop) cut = std::min(cut, pending.find(s));
-    if (cut != std::string::npos) {
-      pending.resize(cut);
-      result.text += pending;
-      if (on_text && !pending.empty()) on_text(pending);
-      pending.clear();
+    emit(stream.push(id));
+    if (stream.stopped()) {
       result.finish_reason = "stop";
       break;
-    }
-    const size_t hold = stop_prefix_holdback(pending, options.stop);
-    if (pending.size() > hold) {
-      const std::string ready = pending.substr(0, pending.size() - hold);
-      result.text += ready;
-      if (on_text) on_text(ready);
-      pending.erase(0, pending.size() - hold);
     }
     if (i + 1 == options.max_tokens) break;
     model.forward(&id, 1, pos++, kv, logits.data(), false);
   }
-  if (result.finish_reason == "length" || !pending.empty()) {
-    pending += utf8.flush();
-    result.text += pending;
-    if (on_text && !pending.empty()) on_text(pending);
-  }
+  emit(stream.flush());
   result.decode_ms = t_first > 0.0 ? now_ms() - t_first : 0.0;
   return result;
 }

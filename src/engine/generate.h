@@ -33,8 +33,4 @@ struct GenerateResult {
 GenerateResult generate(Model& model, const Tokenizer& tokenizer, KvCache& kv, const std::vector<int32_t>& prompt,
                         const GenerateOptions& options, const std::function<void(const std::string&)>& on_text);
 
-// Length of the longest suffix of text that is a proper prefix of some stop string (text that
-// must be held back while streaming because a stop string may be starting).
-size_t stop_prefix_holdback(const std::string& text, const std::vector<std::string>& stop);
-
 }  // namespace ts

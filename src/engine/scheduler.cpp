@@ -15,18 +15,22 @@ Scheduler::Scheduler(const SchedulerConfig& config, BlockPool& pool) : config_(c
 
 int64_t Scheduler::blocks_for(int64_t n_tokens) const { return ceil_div(n_tokens, pool_.block_size()); }
 
-void Scheduler::add(std::unique_ptr<Sequence> seq) {
-  if (seq->tokens.empty()) throw RequestRejected("the prompt is empty");
-  if (seq->max_new_tokens <= 0) throw RequestRejected(fmt::format("max_tokens {} must be positive", seq->max_new_tokens));
-  if (seq->num_tokens() > config_.max_model_len || seq->max_new_tokens > config_.max_model_len - seq->num_tokens()) {
+void Scheduler::check_admission(int64_t num_tokens, int64_t max_new_tokens) const {
+  if (num_tokens <= 0) throw RequestRejected("the prompt is empty");
+  if (max_new_tokens <= 0) throw RequestRejected(fmt::format("max_tokens {} must be positive", max_new_tokens));
+  if (num_tokens > config_.max_model_len || max_new_tokens > config_.max_model_len - num_tokens) {
     throw RequestRejected(fmt::format("the prompt ({} tokens) plus max_tokens ({}) exceeds the context length of {}",
-                                      seq->num_tokens(), seq->max_new_tokens, config_.max_model_len));
+                                      num_tokens, max_new_tokens, config_.max_model_len));
   }
-  const int64_t need = blocks_for(seq->num_tokens() + seq->max_new_tokens);
+  const int64_t need = blocks_for(num_tokens + max_new_tokens);
   if (need > pool_.num_blocks()) {
     throw RequestRejected(fmt::format("the request needs {} KV blocks of {} tokens but the whole pool has {}", need,
                                       pool_.block_size(), pool_.num_blocks()));
   }
+}
+
+void Scheduler::add(std::unique_ptr<Sequence> seq) {
+  check_admission(seq->num_tokens(), seq->max_new_tokens);
   if (seqs_.count(seq->id) != 0) fail("scheduler: sequence id {} is already queued", seq->id);
   seq->num_prompt = seq->num_tokens();
   seq->state = SeqState::kWaiting;

@@ -65,7 +65,10 @@ class Scheduler {
   Scheduler(const SchedulerConfig& config, BlockPool& pool);
 
   const SchedulerConfig& config() const { return config_; }
-  // Queues a sequence (FCFS); throws RequestRejected naming the limit it can never fit.
+  // Throws RequestRejected naming the limit a request of this size can never fit. Reads only
+  // fixed sizes, so any thread may ask.
+  void check_admission(int64_t num_tokens, int64_t max_new_tokens) const;
+  // Queues a sequence (FCFS) after check_admission.
   void add(std::unique_ptr<Sequence> seq);
   // Drops a sequence (finished or aborted), releasing its blocks now. Unknown ids are ignored.
   std::unique_ptr<Sequence> finish(int64_t id);

@@ -102,18 +102,21 @@ class Llama final : public Model {
       perf::Zone zone("norm");
       int64_t t0 = 0;
       for (const SeqChunk& ch : chunks) {
-        for (int64_t t = ch.all_logits ? t0 : t0 + ch.n_tokens - 1; t < t0 + ch.n_tokens; ++t) {
+        const int64_t first = ch.logits == LogitRows::kAll ? t0 : ch.logits == LogitRows::kLast ? t0 + ch.n_tokens - 1 : t0 + ch.n_tokens;
+        for (int64_t t = first; t < t0 + ch.n_tokens; ++t) {
           rms_norm(x_.data() + t * E, output_norm_.data(), h_.data() + rows++ * E, E, c.norm_eps);
         }
         t0 += ch.n_tokens;
       }
     }
     tap("result_norm", -1, h_.data(), rows, E);
-    {
-      perf::Zone zone("lm_head");
-      linear("output", -1, output_, h_.data(), rows, logits);
+    if (rows > 0) {
+      {
+        perf::Zone zone("lm_head");
+        linear("output", -1, output_, h_.data(), rows, logits);
+      }
+      tap("result_output", -1, logits, rows, c.n_vocab);
     }
-    tap("result_output", -1, logits, rows, c.n_vocab);
   }
 
  private:
@@ -270,7 +273,7 @@ class Llama final : public Model {
     for (const SeqChunk& ch : chunks) {
       if (ch.n_tokens <= 0) fail("forward: a sequence with {} tokens", ch.n_tokens);
       n += ch.n_tokens;
-      rows += ch.all_logits ? ch.n_tokens : 1;
+      rows += ch.logits == LogitRows::kAll ? ch.n_tokens : ch.logits == LogitRows::kLast ? 1 : 0;
       if (n > max_batch_) fail("forward: {}+ tokens in the batch (must be 1..{})", n, max_batch_);
       const int64_t end = ch.pos0 + ch.n_tokens;
       if (ch.pos0 < 0 || ch.n_blocks <= 0 || end > ch.n_blocks * kv.block_size()) {

@@ -25,6 +25,9 @@ class TensorTap {
   virtual void on_tensor(const char* name, int64_t layer, const float* data, int64_t rows, int64_t cols) = 0;
 };
 
+// Which of a chunk's tokens get logits.
+enum class LogitRows { kLast, kAll, kNone };
+
 // One sequence's share of a batched forward call.
 struct SeqChunk {
   const int32_t* tokens = nullptr;  // [n_tokens]
@@ -32,7 +35,7 @@ struct SeqChunk {
   int64_t pos0 = 0;                 // position of tokens[0]; KV of 0..pos0-1 is already stored
   const int32_t* block_table = nullptr;  // [n_blocks] KvStore blocks of positions 0, block_size, ...
   int64_t n_blocks = 0;
-  bool all_logits = false;          // logits of every token instead of the last one only
+  LogitRows logits = LogitRows::kLast;  // kNone: a prompt chunk whose end is still to come
 };
 
 class Model {
@@ -43,7 +46,7 @@ class Model {
 
   // Runs several sequences' chunks in one pass (their tokens share every matrix product; each
   // attends over its own positions through its block table) and writes, chunk after chunk, the
-  // logits of its last token or of all its tokens: logits[rows, n_vocab]. The chunks' tokens
+  // logits its LogitRows asks for: logits[rows, n_vocab]. The chunks' tokens
   // total at most max_batch; a chunk's blocks must cover pos0 + n_tokens; else throws.
   virtual void forward_batch(std::span<const SeqChunk> chunks, KvStore& kv, float* logits) = 0;
 
@@ -53,7 +56,7 @@ class Model {
     if (pos0 < 0 || n < 0 || pos0 + n > kv.n_ctx) {
       fail_positions(pos0, n, kv.n_ctx);
     }
-    const SeqChunk chunk{tokens, n, pos0, kv.table, 1, all_logits};
+    const SeqChunk chunk{tokens, n, pos0, kv.table, 1, all_logits ? LogitRows::kAll : LogitRows::kLast};
     forward_batch(std::span<const SeqChunk>(&chunk, 1), kv.store, logits);
   }
 

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "engine/generate.h"
+#include "engine/text_stream.h"
 #include "engine/sampler.h"
 
 namespace ts {

@@ -1,0 +1,216 @@
+// The serving engine over a real (tiny, random-weight) model: whatever the batch around it, the
+// chunking of its prompt, a shared prefix served from the cache or a preemption, each greedy
+// request produces exactly what it produces alone through single-sequence generation.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <map>
+
+#include "apps/common.h"
+#include "apps/synth.h"
+#include "engine/engine.h"
+#include "engine/generate.h"
+
+namespace ts {
+namespace {
+
+class EngineTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    path_ = (std::filesystem::temp_directory_path() / "ts_engine_tiny.gguf").string();
+    write_synth_model(synth_preset("tiny"), DType::Q4_0, std::string(TS_SHARED_DIR) + "/testdata/vocab/ggml-vocab-llama-spm.gguf", 3, path_);
+    model_ = new LoadedModel(load_everything(path_, 2, 64));
+  }
+  static void TearDownTestSuite() {
+    delete model_;
+    std::filesystem::remove(path_);
+  }
+
+  static std::vector<int32_t> prompt(int64_t len, int32_t salt) {
+    std::vector<int32_t> p = {1};
+    for (int64_t i = 1; i < len; ++i) p.push_back(static_cast<int32_t>(100 + (i * 37 + salt * 101) % 20000));
+    return p;
+  }
+  static RequestOptions greedy(std::vector<int32_t> p, int32_t max_tokens) {
+    RequestOptions r;
+    r.prompt = std::move(p);
+    r.max_tokens = max_tokens;
+    r.sampling.temperature = 0.0f;
+    r.ignore_eos = true;
+    return r;
+  }
+  static std::string alone(const RequestOptions& r) {
+    KvCache kv(model_->model->config(), static_cast<int64_t>(r.prompt.size()) + r.max_tokens);
+    GenerateOptions opt;
+    opt.max_tokens = r.max_tokens;
+    opt.sampling = r.sampling;
+    opt.ignore_eos = r.ignore_eos;
+    return generate(*model_->model, *model_->tokenizer, kv, r.prompt, opt, {}).text;
+  }
+
+  struct Collected {
+    std::string text;
+    std::string finish_reason;
+    int64_t completion_tokens = -1;
+    int64_t cached_tokens = 0;
+  };
+  // Submits every request, steps until all are done, and returns what each streamed.
+  static std::map<int64_t, Collected> run_all(Engine& engine, const std::vector<RequestOptions>& requests,
+                                              std::vector<int64_t>* ids = nullptr, int abort_after_steps = -1,
+                                              const std::vector<size_t>& to_abort = {}) {
+    std::map<int64_t, Collected> out;
+    std::vector<int64_t> local;
+    for (const auto& r : requests) {
+      const int64_t id = engine.submit(r, [&out, id_slot = local.size(), &local](const RequestUpdate& u) {
+        Collected& c = out[local[id_slot]];
+        c.text += u.text;
+        if (u.finished) {
+          c.finish_reason = u.finish_reason;
+          c.completion_tokens = u.completion_tokens;
+          c.cached_tokens = u.cached_tokens;
+        }
+      });
+      local.push_back(id);
+    }
+    int steps = 0;
+    while (engine.step()) {
+      if (++steps == abort_after_steps) {
+        for (size_t i : to_abort) engine.abort(local[i]);
+      }
+      EXPECT_LT(steps, 10000) << "watchdog";
+      if (steps >= 10000) break;
+    }
+    if (ids) *ids = local;
+    return out;
+  }
+
+  static EngineConfig config(int64_t seqs, int64_t budget_tokens, int64_t kv_bytes) {
+    EngineConfig c;
+    c.scheduler = {seqs, budget_tokens, 256};
+    c.block_size = 16;
+    c.kv_budget_bytes = kv_bytes;
+    return c;
+  }
+
+  static inline std::string path_;
+  static inline LoadedModel* model_ = nullptr;
+};
+
+TEST_F(EngineTest, BatchedGreedyEqualsAlone) {
+  Engine engine(*model_->model, *model_->tokenizer, config(8, 48, 64 << 20));
+  std::vector<RequestOptions> reqs;
+  for (int i = 0; i < 10; ++i) reqs.push_back(greedy(prompt(3 + 11 * i, i), 6 + i % 5));  // up to 102 tokens: chunked
+  std::vector<int64_t> ids;
+  const auto out = run_all(engine, reqs, &ids);
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    const Collected& c = out.at(ids[i]);
+    EXPECT_EQ(c.finish_reason, "length");
+    EXPECT_EQ(c.completion_tokens, reqs[i].max_tokens);
+    EXPECT_FALSE(c.text.empty());
+    EXPECT_EQ(c.text, alone(reqs[i])) << "request " << i;
+  }
+  const EngineStats s = engine.stats();
+  EXPECT_EQ(s.kv_blocks_used, 0);
+  EXPECT_EQ(s.finished_length, 10);
+  EXPECT_EQ(s.running + s.waiting, 0);
+}
+
+TEST_F(EngineTest, SharedPrefixIsReusedAndGivesTheSameText) {
+  Engine engine(*model_->model, *model_->tokenizer, config(4, 64, 64 << 20));
+  const auto system = prompt(40, 99);
+  std::vector<RequestOptions> reqs;
+  for (int i = 0; i < 4; ++i) {
+    auto p = system;
+    for (int j = 0; j <= i; ++j) p.push_back(300 + 7 * i + j);
+    reqs.push_back(greedy(p, 5));
+  }
+  run_all(engine, {reqs[0]});  // the first one fills the cache
+  std::vector<int64_t> ids;
+  const auto out = run_all(engine, {reqs.begin() + 1, reqs.end()}, &ids);
+  for (size_t i = 0; i + 1 < reqs.size(); ++i) {
+    EXPECT_EQ(out.at(ids[i]).cached_tokens, 32) << "two full blocks of the shared 40 tokens";
+    EXPECT_EQ(out.at(ids[i]).text, alone(reqs[i + 1]));
+  }
+  EXPECT_GE(engine.stats().prefix_hits, 6);
+}
+
+TEST_F(EngineTest, PreemptedRequestsRecomputeToTheSameText) {
+  // Room for 10 blocks of 16 tokens: six 30-token prompts growing by 30 cannot all stay resident.
+  const ModelConfig& c = model_->model->config();
+  Engine engine(*model_->model, *model_->tokenizer, config(6, 64, 10 * KvStore::bytes_per_block(c.n_layer, c.kv_dim(), 16)));
+  std::vector<RequestOptions> reqs;
+  for (int i = 0; i < 6; ++i) reqs.push_back(greedy(prompt(30, 50 + i), 30));
+  std::vector<int64_t> ids;
+  const auto out = run_all(engine, reqs, &ids);
+  EXPECT_GT(engine.stats().preemptions, 0);
+  for (size_t i = 0; i < reqs.size(); ++i) EXPECT_EQ(out.at(ids[i]).text, alone(reqs[i])) << i;
+  EXPECT_EQ(engine.stats().kv_blocks_used, 0);
+}
+
+TEST_F(EngineTest, AbortedRequestsFreeTheirBlocksAndOthersAreUnaffected) {
+  Engine engine(*model_->model, *model_->tokenizer, config(16, 64, 64 << 20));
+  std::vector<RequestOptions> reqs;
+  for (int i = 0; i < 12; ++i) reqs.push_back(greedy(prompt(20, 200 + i), 25));
+  std::vector<int64_t> ids;
+  const std::vector<size_t> to_abort = {1, 4, 7, 10};
+  const auto out = run_all(engine, reqs, &ids, 8, to_abort);
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    const bool aborted = std::find(to_abort.begin(), to_abort.end(), i) != to_abort.end();
+    EXPECT_EQ(out.at(ids[i]).finish_reason, aborted ? "abort" : "length") << i;
+    if (!aborted) {
+      EXPECT_EQ(out.at(ids[i]).text, alone(reqs[i])) << i;
+    }
+  }
+  EXPECT_EQ(engine.stats().finished_abort, 4);
+  EXPECT_EQ(engine.stats().kv_blocks_used, 0);
+}
+
+TEST_F(EngineTest, RejectsRequestsThatCanNeverRun) {
+  Engine engine(*model_->model, *model_->tokenizer, config(4, 64, 64 << 20));
+  EXPECT_THROW(engine.submit(greedy({}, 4), {}), RequestRejected);
+  EXPECT_THROW(engine.submit(greedy(prompt(10, 1), 0), {}), RequestRejected);
+  EXPECT_THROW(engine.submit(greedy(prompt(250, 1), 10), {}), RequestRejected);  // context 256
+  EXPECT_THROW(engine.submit(greedy({1, -5}, 4), {}), RequestRejected);
+  EXPECT_THROW(engine.submit(greedy({1, 1 << 30}, 4), {}), RequestRejected);
+  RequestOptions bad = greedy(prompt(5, 1), 4);
+  bad.sampling.top_p = 2.0f;
+  EXPECT_THROW(engine.submit(bad, {}), RequestRejected);
+  bad = greedy(prompt(5, 1), 4);
+  bad.stop = {""};
+  EXPECT_THROW(engine.submit(bad, {}), RequestRejected);
+  EXPECT_FALSE(engine.step());
+}
+
+TEST_F(EngineTest, LoopThreadServesConcurrentSubmitters) {
+  Engine engine(*model_->model, *model_->tokenizer, config(8, 64, 64 << 20));
+  engine.start();
+  std::mutex m;
+  std::condition_variable cv;
+  std::map<int64_t, std::string> texts;
+  int done = 0;
+  std::vector<std::thread> clients;
+  std::vector<RequestOptions> reqs;
+  for (int i = 0; i < 8; ++i) reqs.push_back(greedy(prompt(10 + i, 400 + i), 8));
+  for (int i = 0; i < 8; ++i) {
+    clients.emplace_back([&, i] {
+      engine.submit(reqs[static_cast<size_t>(i)], [&, i](const RequestUpdate& u) {
+        std::lock_guard<std::mutex> lock(m);
+        texts[i] += u.text;
+        if (u.finished) {
+          ++done;
+          cv.notify_all();
+        }
+      });
+    });
+  }
+  for (auto& t : clients) t.join();
+  {
+    std::unique_lock<std::mutex> lock(m);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(60), [&] { return done == 8; }));
+  }
+  engine.stop();
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(texts[i], alone(reqs[static_cast<size_t>(i)])) << i;
+}
+
+}  // namespace
+}  // namespace ts
