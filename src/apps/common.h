@@ -35,5 +35,6 @@ void add_bench_commands(CLI::App& app);
 void add_chipsim_command(CLI::App& app);
 void add_profile_command(CLI::App& app);
 void add_sweep_command(CLI::App& app);
+void add_serve_command(CLI::App& app);
 
 }  // namespace ts

@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   ts::add_chipsim_command(app);
   ts::add_profile_command(app);
   ts::add_sweep_command(app);
+  ts::add_serve_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -170,8 +170,9 @@ bool Engine::step() {
   chunks_.clear();
   for (const ScheduledChunk& c : plan.chunks) {
     const Sequence& s = *c.seq;
+    // A one-token prompt runs like a decoded token, as it does in single-sequence generation.
     chunks_.push_back({s.tokens.data() + c.pos0, c.n_tokens, c.pos0, s.blocks.data(), static_cast<int64_t>(s.blocks.size()),
-                       c.samples ? LogitRows::kLast : LogitRows::kNone});
+                       c.samples ? LogitRows::kLast : LogitRows::kNone, s.num_prompt > 1 ? s.num_prompt : 0});
   }
   model_.forward_batch(chunks_, store_, logits_.data());
   stats_.computed_tokens += plan.num_tokens;

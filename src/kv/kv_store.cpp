@@ -18,8 +18,9 @@ KvStore::KvStore(int64_t n_layer, int64_t kv_dim, int64_t block_size, int64_t nu
     if (!next || *next > (uint64_t{1} << 40)) fail("KV store: {} x {} blocks of {} x {} values is too large", n_layer, num_blocks, block_size, kv_dim);
     floats = *next;
   }
-  k_.assign(floats, 0.0f);
-  v_.assign(floats, 0.0f);
+  floats_ = floats;
+  k_.reset(new float[floats]);
+  v_.reset(new float[floats]);
 }
 
 }  // namespace ts

@@ -297,8 +297,12 @@ class Llama final : public Model {
         pos_[static_cast<size_t>(t)] = ch.pos0 + i;
         chunk_of_[static_cast<size_t>(t)] = static_cast<int32_t>(s);
       }
-      for (int64_t q0 = 0; q0 < ch.n_tokens; q0 += kQueryBlock) {
-        jobs_.push_back({static_cast<int32_t>(s), t - ch.n_tokens + q0, t - ch.n_tokens + std::min(ch.n_tokens, q0 + kQueryBlock)});
+      // Query blocks never straddle the prompt's end: the two sides sum in different orders.
+      const int64_t split = std::clamp<int64_t>(ch.prompt_end - ch.pos0, 0, ch.n_tokens);
+      for (int64_t q0 = 0; q0 < ch.n_tokens;) {
+        const int64_t q1 = std::min({ch.n_tokens, q0 + kQueryBlock, q0 < split ? split : ch.n_tokens});
+        jobs_.push_back({static_cast<int32_t>(s), t - ch.n_tokens + q0, t - ch.n_tokens + q1, q0 < split});
+        q0 = q1;
       }
     }
     return n;
@@ -307,8 +311,8 @@ class Llama final : public Model {
   // Causal attention of each new token over its sequence's positions 0..its own, per head;
   // heads share KV heads in groups of n_head / n_head_kv, and keys and values are read through
   // the sequence's block table. Q meets the f16 keys in f16 and the probabilities meet the f16
-  // values in f16, with llama.cpp's summation order for a batch of that sequence's size (see
-  // kernels/numerics.h), so a sequence's results do not depend on what else is in the batch.
+  // values in f16, with llama.cpp's summation order for prompt or decoded tokens (see
+  // SeqChunk::prompt_end and kernels/numerics.h).
   void attention(std::span<const SeqChunk> chunks, const KvStore& kv, int64_t il) {
     const ModelConfig& c = cfg_;
     const NumericKernels& ak = numeric_kernels();
@@ -327,8 +331,8 @@ class Llama final : public Model {
         const QueryBlock& qb = jobs_[job / static_cast<size_t>(c.n_head)];
         const SeqChunk& ch = chunks[static_cast<size_t>(qb.chunk)];
         const int64_t t0 = qb.t0, t1 = qb.t1;
-        const SumOrder qk_order = sum_order_for(ch.n_tokens, c.head_dim);
-        const SumOrder pv_order = ch.n_tokens > 1 ? SumOrder::kBatch : SumOrder::kSingle;
+        const SumOrder qk_order = sum_order_for(qb.prompt ? 2 : 1, c.head_dim);
+        const SumOrder pv_order = qb.prompt ? SumOrder::kBatch : SumOrder::kSingle;
         const PagedRows keys = kv.k_rows(il, ch.block_table, (h / group) * c.head_dim);
         const PagedRows values = kv.v_rows(il, ch.block_table, (h / group) * c.head_dim);
         float q[kQueryBlock][kMaxHeadDim];  // [queries, head_dim]
@@ -386,6 +390,7 @@ class Llama final : public Model {
   struct QueryBlock {
     int32_t chunk;
     int64_t t0, t1;  // rows [t0, t1) of the batch
+    bool prompt;     // prompt tokens (batched sum order) or generated ones (single-query order)
   };
   std::vector<int32_t> token_;     // [max_batch]
   std::vector<int64_t> pos_;       // [max_batch]

@@ -36,6 +36,11 @@ struct SeqChunk {
   const int32_t* block_table = nullptr;  // [n_blocks] KvStore blocks of positions 0, block_size, ...
   int64_t n_blocks = 0;
   LogitRows logits = LogitRows::kLast;  // kNone: a prompt chunk whose end is still to come
+  // Positions below prompt_end are prompt tokens, whose attention sums run in llama.cpp's
+  // batched order; later ones are generated tokens, in the order llama.cpp uses when it decodes
+  // one token. A token's result then depends neither on how its sequence's prompt was chunked
+  // nor on what else is in the batch (a recomputed sequence reproduces its first run exactly).
+  int64_t prompt_end = 0;
 };
 
 class Model {
@@ -56,7 +61,8 @@ class Model {
     if (pos0 < 0 || n < 0 || pos0 + n > kv.n_ctx) {
       fail_positions(pos0, n, kv.n_ctx);
     }
-    const SeqChunk chunk{tokens, n, pos0, kv.table, 1, all_logits ? LogitRows::kAll : LogitRows::kLast};
+    // A single token is treated as decoding, several as a prompt, as llama.cpp does for one call.
+    const SeqChunk chunk{tokens, n, pos0, kv.table, 1, all_logits ? LogitRows::kAll : LogitRows::kLast, n > 1 ? pos0 + n : pos0};
     forward_batch(std::span<const SeqChunk>(&chunk, 1), kv.store, logits);
   }
 
