@@ -10,6 +10,7 @@
 #include "analysis/memory_report.h"
 #include "analysis/model_summary.h"
 #include "analysis/roofline.h"
+#include "analysis/bench_batch.h"
 #include "apps/common.h"
 #include "fmt/format.h"
 #include "kernels/cpu_features.h"
@@ -167,10 +168,27 @@ void run_memory(const MemoryArgs& a) {
   }
 }
 
+struct BatchArgs {
+  std::string model;
+  BatchBenchOptions options;
+  int threads = 1;
+  bool json = false;
+};
+
+void run_batch(const BatchArgs& a) {
+  LoadedModel m = load_everything(a.model, a.threads, a.options.max_batched_tokens);
+  const auto points = run_batch_bench(*m.model, *m.tokenizer, a.options);
+  if (a.json) {
+    std::printf("%s\n", batch_json(points).dump(2).c_str());
+  } else {
+    std::printf("%s", batch_markdown(points, summarize_model(*m.file).name, m.pool->num_threads()).c_str());
+  }
+}
+
 }  // namespace
 
 void add_bench_commands(CLI::App& app) {
-  CLI::App* bench = app.add_subcommand("bench", "Benchmarks: speed, roofline, memory");
+  CLI::App* bench = app.add_subcommand("bench", "Benchmarks: speed, roofline, memory, batch");
   bench->require_subcommand(1);
 
   static SpeedArgs speed;
@@ -200,6 +218,18 @@ void add_bench_commands(CLI::App& app) {
   me->add_option("--seqs", mem.sequences, "Sequence counts, comma-separated")->delimiter(',')->check(CLI::Range(1, 4096));
   me->add_flag("--json", mem.json, "JSON instead of Markdown");
   me->callback([] { run_memory(mem); });
+
+  static BatchArgs batch;
+  CLI::App* ba = bench->add_subcommand("batch", "Aggregate decode tok/s of N sequences batched by the serving engine");
+  ba->add_option("-m,--model", batch.model, "GGUF model")->required()->check(CLI::ExistingFile);
+  ba->add_option("--seqs", batch.options.seqs, "Sequence counts, comma-separated")->delimiter(',')->check(CLI::Range(1, 1024));
+  ba->add_option("-p,--prompt-tokens", batch.options.prompt, "Prompt tokens per sequence")->check(CLI::Range(1, 65536));
+  ba->add_option("-n,--gen-tokens", batch.options.gen, "Generated tokens per sequence")->check(CLI::Range(2, 65536));
+  ba->add_option("-r,--repetitions", batch.options.reps, "Runs per point (median reported)")->check(CLI::Range(1, 100));
+  ba->add_option("--max-batched-tokens", batch.options.max_batched_tokens, "Tokens per engine step")->check(CLI::Range(1, 8192));
+  ba->add_flag("--json", batch.json, "JSON instead of Markdown");
+  add_threads_flag(ba, batch.threads);
+  ba->callback([] { run_batch(batch); });
 }
 
 }  // namespace ts
