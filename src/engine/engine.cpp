@@ -208,7 +208,7 @@ bool Engine::step() {
     } else if (s.num_generated() >= a.options.max_tokens) {
       text += a.text->flush();
       finish(id, "length", std::move(text));
-    } else if (!text.empty()) {
+    } else if (!text.empty() && a.on_update) {
       RequestUpdate u;
       u.text = std::move(text);
       u.completion_tokens = s.num_generated();

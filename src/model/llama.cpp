@@ -79,12 +79,6 @@ class Llama final : public Model {
     // x = embedding(tokens)
     {
       perf::Zone zone("embedding");
-      for (const SeqChunk& ch : chunks) {
-        for (int64_t i = 0; i < ch.n_tokens; ++i) {
-          const int32_t id = ch.tokens[i];
-          if (id < 0 || id >= c.n_vocab) fail("forward: token id {} outside vocabulary of {}", id, c.n_vocab);
-        }
-      }
       for (int64_t t = 0; t < n; ++t) dequantize_matrix_row(token_embd_, token_[static_cast<size_t>(t)], x_.data() + t * E);
     }
     tap("embd", -1, x_.data(), n, E);
@@ -293,6 +287,7 @@ class Llama final : public Model {
     for (size_t s = 0; s < chunks.size(); ++s) {
       const SeqChunk& ch = chunks[s];
       for (int64_t i = 0; i < ch.n_tokens; ++i, ++t) {
+        if (ch.tokens[i] < 0 || ch.tokens[i] >= c.n_vocab) fail("forward: token id {} outside vocabulary of {}", ch.tokens[i], c.n_vocab);
         token_[static_cast<size_t>(t)] = ch.tokens[i];
         pos_[static_cast<size_t>(t)] = ch.pos0 + i;
         chunk_of_[static_cast<size_t>(t)] = static_cast<int32_t>(s);

@@ -136,7 +136,7 @@ void HttpServer::routes() {
     http_->Post(chat ? "/v1/chat/completions" : "/v1/completions",
                 [this, chat, send_error](const httplib::Request& req, httplib::Response& res) {
                   try {
-                    completion(chat, req.body, req.remote_addr, &res);
+                    completion(chat, req.body, res);
                   } catch (const ApiError& e) {
                     send_error(res, e);
                     count(e.status());
@@ -145,9 +145,7 @@ void HttpServer::routes() {
   }
 }
 
-void HttpServer::completion(bool chat, const std::string& body, const std::string& /*remote*/, void* response) {
-  // (response is an httplib::Response; the header keeps httplib out of its includes)
-  auto& res = *static_cast<httplib::Response*>(response);
+void HttpServer::completion(bool chat, const std::string& body, httplib::Response& res) {
   ApiRequest r = parse_request(body, chat, tokenizer_, chat_template_, {options_.max_model_len});
   if (r.model.empty()) r.model = options_.model_name;
   auto channel = std::make_shared<Channel>();

@@ -13,7 +13,10 @@
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
-namespace httplib { class Server; }
+namespace httplib {
+class Server;
+struct Response;
+}  // namespace httplib
 
 namespace ts {
 
@@ -41,7 +44,7 @@ class HttpServer {
  private:
   void routes();
   void count(int status);
-  void completion(bool chat, const std::string& body, const std::string& remote, void* response);
+  void completion(bool chat, const std::string& body, httplib::Response& res);
 
   Engine& engine_;
   const Tokenizer& tokenizer_;
