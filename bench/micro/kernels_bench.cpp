@@ -1,6 +1,6 @@
 // Micro-benchmarks of the matmul kernels at TinyLlama-1.1B and SmolLM2-135M shapes, per weight
 // type and path (packed fast kernels, row-major SIMD, scalar reference), reporting weight GB/s
-// and GOP/s (2 operations per multiply-add). Decode shapes are M = 1, prefill shapes M = 512.
+// and GOP/s (2 operations per multiply-add). Decode shapes are M = 1, batched decode of 16 sequences M = 16, prefill M = 512.
 //
 //   build/bin/bench_kernels --benchmark_filter=q4_0   (threads: TINYSERVE_BENCH_THREADS, default 1)
 #include <benchmark/benchmark.h>
@@ -95,11 +95,12 @@ constexpr Shape kShapes[] = {{"tinyllama_qo", 2048, 2048},   {"tinyllama_kv", 25
 void register_all() {
   for (DType type : {DType::Q4_0, DType::Q4_1, DType::Q8_0, DType::Q4_K, DType::Q6_K, DType::F16, DType::F32}) {
     for (const Shape& s : kShapes) {
-      for (int64_t m : {1, 512}) {
+      for (int64_t m : {1, 16, 512}) {
         if (m == 512 && std::string(s.name).find("_out") != std::string::npos) continue;  // prefill keeps one logits row
+        if (m == 16 && !packable(type)) continue;  // batched decode of 16 sequences: packed types only
         for (bool packed : {true, false}) {
           if (packed && !packable(type)) continue;
-          if (type != DType::Q4_0 && type != DType::Q8_0 && type != DType::Q4_1 && m == 512) continue;
+          if (type != DType::Q4_0 && type != DType::Q8_0 && type != DType::Q4_1 && m > 1) continue;
           const std::string name = std::string(dtype_name(type)) + "/" + s.name + "/M" + std::to_string(m) +
                                    (packed ? "/packed" : "/rowmajor");
           benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) { run(st, type, s.n, s.k, m, packed); })

@@ -21,11 +21,16 @@ float probe_read(const uint8_t* p, size_t n) {
 uint64_t probe_int8_macs(uint64_t iters, int32_t* sink) {
   constexpr int kChains = 8;
   __m256i acc[kChains];
-  for (int c = 0; c < kChains; ++c) acc[c] = _mm256_set1_epi16(static_cast<short>(c));
-  const __m256i x = _mm256_set1_epi8(3);
+  __m256i x[kChains];
+  for (int c = 0; c < kChains; ++c) {
+    acc[c] = _mm256_set1_epi16(static_cast<short>(c));
+    x[c] = _mm256_set1_epi8(static_cast<char>(c + 1));
+  }
   __m256i y = _mm256_set1_epi8(-2);
   for (uint64_t i = 0; i < iters; ++i) {
-    for (int c = 0; c < kChains; ++c) acc[c] = _mm256_add_epi16(acc[c], _mm256_maddubs_epi16(x, y));
+    // A different unsigned operand per chain: with one shared pair the compiler computes a
+    // single product per iteration and the loop measures additions instead of multiplies.
+    for (int c = 0; c < kChains; ++c) acc[c] = _mm256_add_epi16(acc[c], _mm256_maddubs_epi16(x[c], y));
     // An opaque dependency keeps the compiler from hoisting the products out of the loop.
     __asm__ volatile("" : "+x"(y));
   }
