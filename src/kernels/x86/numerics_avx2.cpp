@@ -147,40 +147,41 @@ namespace {
 // row feeds a chunk of G column groups from one broadcast of its weight: one load per FMA
 // instead of two, each row read once, and the same sums in the same order.
 //
-// Continues the chains of G groups at one slot over p in [p_begin, p_end), step kSlots; acc
-// holds them between calls ([group, slot] layout: groups kSlots apart).
+// Continues the chains of G groups at one slot over rows [r_begin, r_end), step kSlots; row r
+// starts at rows[r] + col; acc holds the chains between calls ([group, slot] layout: groups
+// kSlots apart).
 template <int G, int kSlots>
-void continue_slot(const float* w, const float* v, int64_t v_stride, int64_t p_begin, int64_t p_end, __m256* acc) {
+void continue_slot(const float* w, const float* const* rows, int64_t col, int64_t r_begin, int64_t r_end, __m256* acc) {
   __m256 a[G];
   for (int g = 0; g < G; ++g) a[g] = acc[kSlots * g];
-  for (int64_t p = p_begin; p < p_end; p += kSlots) {
-    const __m256 wp = _mm256_set1_ps(w[p]);
-    const float* row = v + p * v_stride;
-    for (int g = 0; g < G; ++g) a[g] = _mm256_fmadd_ps(wp, _mm256_loadu_ps(row + 8 * g), a[g]);
+  for (int64_t r = r_begin; r < r_end; r += kSlots) {
+    const __m256 wr = _mm256_set1_ps(w[r]);
+    const float* row = rows[r] + col;
+    for (int g = 0; g < G; ++g) a[g] = _mm256_fmadd_ps(wr, _mm256_loadu_ps(row + 8 * g), a[g]);
   }
   for (int g = 0; g < G; ++g) acc[kSlots * g] = a[g];
 }
 
 // Continues every (group, slot) chain over the n rows of a run that starts at position p0: row
-// r is position p0 + r and lands in slot (p0 + r) % kSlots, so runs split anywhere (chunks, KV
-// blocks) give the same chains as one walk. w and v point at the run's first position.
-// acc: [groups, kSlots].
+// r is position p0 + r and lands in slot (p0 + r) % kSlots, so runs split anywhere give the same
+// chains as one walk. w points at the run's first weight, rows[r] at its V rows (which may sit
+// in different KV blocks). acc: [groups, kSlots].
 template <int kSlots>
-void continue_slots(const float* w, const float* v, int64_t v_stride, int64_t n, int64_t p0, int64_t groups,
-                    __m256* acc) {
+void continue_slots(const float* w, const float* const* rows, int64_t n, int64_t p0, int64_t groups, __m256* acc) {
   const int64_t offset = p0 % kSlots;
   for (int64_t g0 = 0; g0 < groups;) {
     const int64_t left = groups - g0;
     const int chunk = left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
-    const float* vg = v + 8 * g0;
+    const int64_t col = 8 * g0;
     for (int slot = 0; slot < kSlots; ++slot) {
-      __m256* a = acc + kSlots * g0 + slot;
       const int64_t r0 = (slot - offset + kSlots) % kSlots;  // first row of the run in this slot
+      if (r0 >= n) continue;  // short run: this slot's chains have nothing to add
+      __m256* a = acc + kSlots * g0 + slot;
       switch (chunk) {
-        case 8: continue_slot<8, kSlots>(w, vg, v_stride, r0, n, a); break;
-        case 4: continue_slot<4, kSlots>(w, vg, v_stride, r0, n, a); break;
-        case 2: continue_slot<2, kSlots>(w, vg, v_stride, r0, n, a); break;
-        default: continue_slot<1, kSlots>(w, vg, v_stride, r0, n, a); break;
+        case 8: continue_slot<8, kSlots>(w, rows, col, r0, n, a); break;
+        case 4: continue_slot<4, kSlots>(w, rows, col, r0, n, a); break;
+        case 2: continue_slot<2, kSlots>(w, rows, col, r0, n, a); break;
+        default: continue_slot<1, kSlots>(w, rows, col, r0, n, a); break;
       }
     }
     g0 += chunk;
@@ -205,13 +206,18 @@ inline __m256 reduce_slots(const __m256* a, int slots) {
 
 constexpr int64_t kSharedRows = 8;     // rows that share each chunk of v
 constexpr int64_t kSharedChunk = 64;   // positions per chunk when rows share v (a multiple of 32)
+constexpr int64_t kLoneChunk = 512;    // positions per chunk for a lone row (a multiple of 32)
 constexpr int64_t kAccBudget = 2048;   // accumulators on the stack: 64 KiB
 
-// Whole 8-column groups, rows in passes of as many as the accumulator budget holds.
+// Whole 8-column groups, rows in passes of as many as the accumulator budget holds. Positions
+// go chunk by chunk through a list of row pointers, so a chunk spans KV blocks: with 16-token
+// blocks and 32 slots, walking block by block would reload and store every accumulator for
+// at most one row per slot.
 template <int kSlots>
 void weighted_sums_slots(const float* w, int64_t w_stride, const int64_t* n_keys, int64_t n_rows, const PagedRows& v,
                          int64_t dim, float* out, int64_t out_stride) {
   __m256 acc[kAccBudget];  // [row, group, slot]
+  const float* rows[kLoneChunk];  // [chunk positions] V row of each
   const int64_t groups = dim / 8;
   const int64_t per_row = groups * kSlots;
   const int64_t rows_per_pass = std::clamp<int64_t>(kAccBudget / per_row, 1, kSharedRows);
@@ -220,17 +226,21 @@ void weighted_sums_slots(const float* w, int64_t w_stride, const int64_t* n_keys
     int64_t max_keys = 0;
     for (int64_t i = r0; i < r1; ++i) max_keys = std::max(max_keys, n_keys[i]);
     for (int64_t j = 0; j < (r1 - r0) * per_row; ++j) acc[j] = _mm256_setzero_ps();
-    // A lone row walks whole blocks; several rows go chunk by chunk so that the chunk of v stays
-    // in L1 while every row continues its chains over it.
-    const int64_t chunk = r1 - r0 > 1 ? kSharedChunk : max_keys;
-    for (int64_t p0 = 0; p0 < max_keys;) {
-      const int64_t p1 = std::min({p0 + chunk, max_keys, p0 + v.rows_left_in_block(p0)});
-      const float* vp = v.row(p0);
+    // Several rows go in small chunks so that the chunk of v stays in L1 while every row
+    // continues its chains over it; a lone row takes long chunks (fewer accumulator reloads).
+    const int64_t chunk = r1 - r0 > 1 ? kSharedChunk : kLoneChunk;
+    for (int64_t p0 = 0; p0 < max_keys; p0 += chunk) {
+      const int64_t p1 = std::min(p0 + chunk, max_keys);
+      for (int64_t p = p0; p < p1;) {  // one table lookup per block
+        const float* first = v.row(p);
+        const int64_t run = std::min(p1 - p, v.rows_left_in_block(p));
+        for (int64_t r = 0; r < run; ++r) rows[p - p0 + r] = first + r * v.row_stride;
+        p += run;
+      }
       for (int64_t i = r0; i < r1; ++i) {
         const int64_t end = std::min(p1, n_keys[i]);
-        if (p0 < end) continue_slots<kSlots>(w + i * w_stride + p0, vp, v.row_stride, end - p0, p0, groups, acc + (i - r0) * per_row);
+        if (p0 < end) continue_slots<kSlots>(w + i * w_stride + p0, rows, end - p0, p0, groups, acc + (i - r0) * per_row);
       }
-      p0 = p1;
     }
     for (int64_t i = r0; i < r1; ++i) {
       for (int64_t g = 0; g < groups; ++g) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <numeric>
 #include <random>
 #include <vector>
 
@@ -76,15 +77,18 @@ TEST(Numerics, FastTwinEqualsReferenceBitForBit) {
     }
   }
   // Paged rows: the same rows scattered over shuffled blocks (sizes that split the 8- and
-  // 32-position slot cycles) give exactly the contiguous result.
+  // 32-position slot cycles) give exactly the contiguous result; a lone row over 1100 keys
+  // crosses the fast twin's position chunks too.
   for (int64_t block : {1, 5, 16, 40}) {
     for (int64_t dim : {12, 64, 128}) {
-      const int64_t rows = 8, max_keys = 150, w_stride = max_keys, stride = dim + 3;
+     for (int64_t rows : {1, 8}) {
+      const int64_t max_keys = rows == 1 ? 1100 : 150, w_stride = max_keys, stride = dim + 3;
       const int64_t n_blocks = (max_keys + block - 1) / block;
       const auto v = f16_values(max_keys * stride, 1.0f, rng);
       const auto w = f16_values(rows * w_stride, 0.1f, rng);
       std::vector<int32_t> table(static_cast<size_t>(n_blocks));
-      for (int64_t b = 0; b < n_blocks; ++b) table[static_cast<size_t>(b)] = static_cast<int32_t>((b * 7 + 3) % n_blocks);
+      std::iota(table.begin(), table.end(), 0);
+      std::shuffle(table.begin(), table.end(), rng);  // a permutation: no two positions share a slot
       const int64_t block_stride = block * stride;
       std::vector<float> paged(static_cast<size_t>(n_blocks * block_stride));
       for (int64_t p = 0; p < max_keys; ++p) {
@@ -105,6 +109,7 @@ TEST(Numerics, FastTwinEqualsReferenceBitForBit) {
           EXPECT_TRUE(same_bits(o1[at], o3[at])) << block << " " << dim << " " << at;
         }
       }
+     }
     }
   }
   // Scores over many keys: per key exactly dot(q, k) * scale, in either order, whatever the
