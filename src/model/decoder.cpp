@@ -1,0 +1,252 @@
+#include "model/decoder.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "base/error.h"
+#include "kernels/numerics.h"
+#include "kernels/ops.h"
+
+namespace ts {
+
+namespace {
+
+void round_to_f16(const float* in, int64_t n, float* out) { numeric_kernels().round_f16(in, n, out); }
+
+}  // namespace
+
+Decoder::Decoder(ModelConfig cfg, ThreadPool& pool, int64_t max_batch)
+    : cfg_(std::move(cfg)), pool_(pool), max_batch_(max_batch) {
+  if (max_batch_ <= 0) fail("max batch {} must be positive", max_batch_);
+  if (cfg_.head_dim > kMaxHeadDim) fail("{}: head size {} exceeds the supported {}", cfg_.name, cfg_.head_dim, kMaxHeadDim);
+}
+
+void Decoder::allocate_buffers(std::span<const WeightMatrix* const> matrices) {
+  const ModelConfig& c = cfg_;
+  const auto B = static_cast<size_t>(max_batch_);
+  x_.assign(B * static_cast<size_t>(c.n_embd), 0.0f);
+  h_.assign(B * static_cast<size_t>(std::max(c.n_embd, c.q_dim())), 0.0f);
+  q_.assign(B * static_cast<size_t>(c.q_dim()), 0.0f);
+  k_.assign(B * static_cast<size_t>(c.kv_dim()), 0.0f);
+  v_.assign(B * static_cast<size_t>(c.kv_dim()), 0.0f);
+  attn_.assign(B * static_cast<size_t>(c.q_dim()), 0.0f);
+  gate_.assign(B * static_cast<size_t>(c.n_ff), 0.0f);
+  up_.assign(B * static_cast<size_t>(c.n_ff), 0.0f);
+  rope_cs_.assign(static_cast<size_t>(c.n_rot), 0.0f);
+  token_.assign(B, 0);
+  pos_.assign(B, 0);
+  chunk_of_.assign(B, 0);
+  jobs_.reserve(B);
+  size_t scratch = 0;
+  for (const WeightMatrix* w : matrices) scratch = std::max(scratch, matmul_scratch_bytes(*w, max_batch_));
+  scratch_.assign(scratch, 0);
+  grow_scores(std::min<int64_t>(c.n_ctx_train, 4096));
+}
+
+void Decoder::grow_scores(int64_t n_ctx) {
+  ctx_capacity_ = n_ctx;
+  scores_.assign(static_cast<size_t>(pool_.num_threads() * kQueryBlock * n_ctx), 0.0f);
+}
+
+int64_t Decoder::lay_out_batch(std::span<const SeqChunk> chunks, const KvStore& kv) {
+  const ModelConfig& c = cfg_;
+  if (chunks.empty()) fail("forward: no sequences in the batch");
+  if (kv.n_layer() != c.n_layer || kv.kv_dim() != c.kv_dim()) {
+    fail("forward: KV store of {} layers x {} values does not fit a model of {} x {}", kv.n_layer(), kv.kv_dim(), c.n_layer, c.kv_dim());
+  }
+  int64_t n = 0, max_ctx = 0, rows = 0;
+  for (const SeqChunk& ch : chunks) {
+    if (ch.n_tokens <= 0) fail("forward: a sequence with {} tokens", ch.n_tokens);
+    n += ch.n_tokens;
+    rows += ch.logits == LogitRows::kAll ? ch.n_tokens : ch.logits == LogitRows::kLast ? 1 : 0;
+    if (n > max_batch_) fail("forward: {}+ tokens in the batch (must be 1..{})", n, max_batch_);
+    const int64_t end = ch.pos0 + ch.n_tokens;
+    if (ch.pos0 < 0 || ch.n_blocks <= 0 || end > ch.n_blocks * kv.block_size()) {
+      fail("forward: positions {}..{} exceed the {} blocks of {} given", ch.pos0, end - 1, ch.n_blocks, kv.block_size());
+    }
+    for (int64_t b = 0; b * kv.block_size() < end; ++b) {
+      if (ch.block_table[b] < 0 || ch.block_table[b] >= kv.num_blocks()) {
+        fail("forward: block {} outside the store's 0..{}", ch.block_table[b], kv.num_blocks() - 1);
+      }
+    }
+    max_ctx = std::max(max_ctx, end);
+  }
+  if (rows > max_batch_) fail("forward: {} logit rows exceed {}", rows, max_batch_);
+  if (max_ctx > ctx_capacity_) grow_scores(max_ctx);
+  jobs_.clear();
+  int64_t t = 0;
+  for (size_t s = 0; s < chunks.size(); ++s) {
+    const SeqChunk& ch = chunks[s];
+    for (int64_t i = 0; i < ch.n_tokens; ++i, ++t) {
+      if (ch.tokens[i] < 0 || ch.tokens[i] >= c.n_vocab) fail("forward: token id {} outside vocabulary of {}", ch.tokens[i], c.n_vocab);
+      token_[static_cast<size_t>(t)] = ch.tokens[i];
+      pos_[static_cast<size_t>(t)] = ch.pos0 + i;
+      chunk_of_[static_cast<size_t>(t)] = static_cast<int32_t>(s);
+    }
+    // Query blocks never straddle the prompt's end: the two sides sum in different orders.
+    const int64_t split = std::clamp<int64_t>(ch.prompt_end - ch.pos0, 0, ch.n_tokens);
+    for (int64_t q0 = 0; q0 < ch.n_tokens;) {
+      const int64_t q1 = std::min({ch.n_tokens, q0 + kQueryBlock, q0 < split ? split : ch.n_tokens});
+      jobs_.push_back({static_cast<int32_t>(s), t - ch.n_tokens + q0, t - ch.n_tokens + q1, q0 < split});
+      q0 = q1;
+    }
+  }
+  return n;
+}
+
+void Decoder::embed(const WeightMatrix& table, int64_t n, float scale) {
+  perf::Zone zone("embedding");
+  const int64_t E = cfg_.n_embd;
+  for (int64_t t = 0; t < n; ++t) {
+    float* x = x_.data() + t * E;
+    dequantize_matrix_row(table, token_[static_cast<size_t>(t)], x);
+    if (scale != 1.0f) {
+      for (int64_t i = 0; i < E; ++i) x[i] *= scale;
+    }
+  }
+}
+
+void Decoder::norm_rows(const char* name, int64_t il, const std::vector<float>& weight, int64_t n) {
+  perf::Zone zone(name, il);
+  const int64_t E = cfg_.n_embd;
+  for (int64_t t = 0; t < n; ++t) rms_norm(x_.data() + t * E, weight.data(), h_.data() + t * E, E, cfg_.norm_eps);
+}
+
+void Decoder::residual(int64_t il, int64_t n) {
+  perf::Zone zone("residual", il);
+  add_inplace(x_.data(), h_.data(), n * cfg_.n_embd);
+}
+
+perf::Zone Decoder::linear_zone(const char* name, int64_t il, int64_t rows, std::initializer_list<const WeightMatrix*> ws) {
+  if (!perf::active()) return perf::Zone(name, il);  // off: skip the shape and byte bookkeeping
+  int64_t n_out = 0;
+  double bytes = 0.0;
+  for (const WeightMatrix* w : ws) {
+    n_out += w->rows;
+    bytes += static_cast<double>(row_bytes(w->type, static_cast<uint64_t>(w->cols))) * static_cast<double>(w->rows);
+  }
+  const WeightMatrix& first = **ws.begin();
+  return perf::Zone(name, il, rows, first.cols, n_out, dtype_name(first.type).data(), bytes);
+}
+
+void Decoder::linear(const char* name, int64_t il, const WeightMatrix& w, const float* in, int64_t rows, float* out) {
+  perf::Zone zone = linear_zone(name, il, rows, {&w});
+  matmul(w, in, rows, out, pool_, scratch_.data(), scratch_.size());
+}
+
+void Decoder::apply_rope(int64_t n, int64_t il, float freq_base) {
+  perf::Zone zone("rope", il);
+  const ModelConfig& c = cfg_;
+  const float* factors = rope_freqs_.empty() ? nullptr : rope_freqs_.data();
+  for (int64_t t = 0; t < n; ++t) {
+    rope_table(rope_cs_.data(), c.n_rot, pos_[static_cast<size_t>(t)], freq_base, c.rope_freq_scale, factors);
+    for (int64_t h = 0; h < c.n_head; ++h) {
+      rope_apply(q_.data() + t * c.q_dim() + h * c.head_dim, rope_cs_.data(), c.n_rot, c.rope_neox);
+    }
+    for (int64_t h = 0; h < c.n_head_kv; ++h) {
+      rope_apply(k_.data() + t * c.kv_dim() + h * c.head_dim, rope_cs_.data(), c.n_rot, c.rope_neox);
+    }
+  }
+}
+
+void Decoder::kv_update(std::span<const SeqChunk> chunks, KvStore& kv, int64_t il, int64_t n) {
+  // The cache holds f16 values (rounded here; stored as float until the packed f16 cache lands).
+  perf::Zone zone("kv_update", il);
+  const int64_t kv_dim = cfg_.kv_dim();
+  for (int64_t t = 0; t < n; ++t) {
+    const SeqChunk& ch = chunks[static_cast<size_t>(chunk_of_[static_cast<size_t>(t)])];
+    const int64_t pos = pos_[static_cast<size_t>(t)];
+    const int32_t block = ch.block_table[pos / kv.block_size()];
+    round_to_f16(k_.data() + t * kv_dim, kv_dim, kv.k_row(il, block, pos % kv.block_size()));
+    round_to_f16(v_.data() + t * kv_dim, kv_dim, kv.v_row(il, block, pos % kv.block_size()));
+  }
+}
+
+// Causal attention of each new token over its sequence's visible positions, per head; heads
+// share KV heads in groups of n_head / n_head_kv, and keys and values are read through the
+// sequence's block table. Q meets the f16 keys in f16 and the probabilities meet the f16 values
+// in f16, with llama.cpp's summation order for prompt or decoded tokens (see
+// SeqChunk::prompt_end and kernels/numerics.h). Positions outside a sliding window get
+// probability 0, as llama.cpp's mask gives them: their products add exact zeros, so the sums
+// keep the order (and bits) of the unmasked walk.
+void Decoder::attention(std::span<const SeqChunk> chunks, const KvStore& kv, int64_t il, float kq_scale, int64_t window) {
+  perf::Zone zone("attention", il);
+  const ModelConfig& c = cfg_;
+  const NumericKernels& ak = numeric_kernels();
+  const int64_t group = c.n_head / c.n_head_kv;
+  // Jobs are blocks of consecutive queries of one head: each chunk of keys is then read once
+  // per block (and reused from L1 by its queries) instead of once per query. Causal rows cost in
+  // proportion to their position, so small jobs are handed out dynamically.
+  const size_t jobs = jobs_.size() * static_cast<size_t>(c.n_head);
+  const size_t chunk = std::max<size_t>(1, jobs / (static_cast<size_t>(pool_.num_threads()) * 16));
+  pool_.parallel_for_dynamic(jobs, chunk, [&](size_t begin, size_t end, int thread) {
+    // [kQueryBlock, ctx_capacity] scores of this thread's block
+    float* scores = scores_.data() + static_cast<size_t>(thread) * static_cast<size_t>(kQueryBlock * ctx_capacity_);
+    for (size_t job = begin; job < end; ++job) {
+      const int64_t h = static_cast<int64_t>(job) % c.n_head;
+      const QueryBlock& qb = jobs_[job / static_cast<size_t>(c.n_head)];
+      const SeqChunk& ch = chunks[static_cast<size_t>(qb.chunk)];
+      const int64_t t0 = qb.t0, t1 = qb.t1;
+      const SumOrder qk_order = sum_order_for(qb.prompt ? 2 : 1, c.head_dim);
+      const SumOrder pv_order = qb.prompt ? SumOrder::kBatch : SumOrder::kSingle;
+      const PagedRows keys = kv.k_rows(il, ch.block_table, (h / group) * c.head_dim);
+      const PagedRows values = kv.v_rows(il, ch.block_table, (h / group) * c.head_dim);
+      float q[kQueryBlock][kMaxHeadDim];  // [queries, head_dim]
+      int64_t n_keys[kQueryBlock] = {};
+      int64_t first_key[kQueryBlock] = {};
+      for (int64_t t = t0; t < t1; ++t) {
+        round_to_f16(q_.data() + t * c.q_dim() + h * c.head_dim, c.head_dim, q[t - t0]);
+        n_keys[t - t0] = pos_[static_cast<size_t>(t)] + 1;
+        first_key[t - t0] = window > 0 ? std::max<int64_t>(0, n_keys[t - t0] - window) : 0;
+      }
+      // Scores key run by key run (runs end at KV block boundaries); each key's dot product is
+      // the same computation as when a query runs alone.
+      const int64_t max_keys = n_keys[t1 - t0 - 1];
+      for (int64_t p0 = first_key[0]; p0 < max_keys;) {
+        const int64_t p1 = std::min({p0 + kKeyChunk, max_keys, p0 + keys.rows_left_in_block(p0)});
+        for (int64_t i = 0; i < t1 - t0; ++i) {
+          const int64_t a = std::max(p0, first_key[i]), b = std::min(p1, n_keys[i]);
+          if (a >= b) continue;
+          ak.scores(q[i], keys.row(a), keys.row_stride, b - a, c.head_dim, qk_order, kq_scale, scores + i * ctx_capacity_ + a);
+        }
+        p0 = p1;
+      }
+      for (int64_t i = 0; i < t1 - t0; ++i) {
+        float* row = scores + i * ctx_capacity_;
+        std::fill(row, row + first_key[i], -std::numeric_limits<float>::infinity());
+        ak.softmax(row, n_keys[i]);
+        round_to_f16(row, n_keys[i], row);
+      }
+      ak.weighted_sums(scores, ctx_capacity_, n_keys, t1 - t0, values, c.head_dim,
+                       attn_.data() + t0 * c.q_dim() + h * c.head_dim, c.q_dim(), pv_order);
+    }
+  });
+}
+
+void Decoder::output_logits(std::span<const SeqChunk> chunks, const std::vector<float>& norm, const WeightMatrix& out,
+                            float* logits) {
+  const int64_t E = cfg_.n_embd;
+  int64_t rows = 0;
+  {
+    perf::Zone zone("norm");
+    int64_t t0 = 0;
+    for (const SeqChunk& ch : chunks) {
+      const int64_t first = ch.logits == LogitRows::kAll ? t0 : ch.logits == LogitRows::kLast ? t0 + ch.n_tokens - 1 : t0 + ch.n_tokens;
+      for (int64_t t = first; t < t0 + ch.n_tokens; ++t) {
+        rms_norm(x_.data() + t * E, norm.data(), h_.data() + rows++ * E, E, cfg_.norm_eps);
+      }
+      t0 += ch.n_tokens;
+    }
+  }
+  tap("result_norm", -1, h_.data(), rows, E);
+  if (rows > 0) {
+    {
+      perf::Zone zone("lm_head");
+      linear("output", -1, out, h_.data(), rows, logits);
+    }
+    tap("result_output", -1, logits, rows, cfg_.n_vocab);
+  }
+}
+
+}  // namespace ts

@@ -1,0 +1,96 @@
+#pragma once
+// What every decoder-only architecture here shares: the layout of a batch of sequence chunks,
+// the activation buffers, the KV update, paged causal attention (optionally within a sliding
+// window), RoPE, RMSNorm rows, residual adds, the output projection, and linear products with
+// their perf zones. An architecture file (llama.cpp, gemma3.cpp) holds its weights and writes
+// its block equations with these.
+#include <cstdint>
+#include <initializer_list>
+#include <span>
+#include <vector>
+
+#include "base/perf.h"
+#include "kernels/matmul.h"
+#include "model/model.h"
+
+namespace ts {
+
+class Decoder : public Model {
+ public:
+  const ModelConfig& config() const override { return cfg_; }
+  int64_t max_batch() const override { return max_batch_; }
+
+ protected:
+  static constexpr int64_t kMaxHeadDim = 512;
+
+  Decoder(ModelConfig cfg, ThreadPool& pool, int64_t max_batch);
+
+  // Sizes the activation buffers for max_batch tokens and the matmul scratch for `matrices`
+  // (call once all weights are loaded; q_dim may exceed n_embd).
+  void allocate_buffers(std::span<const WeightMatrix* const> matrices);
+
+  // Checks the chunks against the buffers and the store, and lays out per-token positions and
+  // chunk indices and the attention jobs. Returns the number of tokens.
+  int64_t lay_out_batch(std::span<const SeqChunk> chunks, const KvStore& kv);
+
+  // x = table[token] * scale for every token of the batch.
+  void embed(const WeightMatrix& table, int64_t n, float scale);
+  // h = RMSNorm(x) * weight, row by row.
+  void norm_rows(const char* name, int64_t il, const std::vector<float>& weight, int64_t n);
+  // x += h
+  void residual(int64_t il, int64_t n);
+  // Rotates each token's query and key heads for its position (q_, k_).
+  void apply_rope(int64_t n, int64_t il, float freq_base);
+  // Stores each token's k_ and v_ rows (rounded to f16) at its position in its blocks.
+  void kv_update(std::span<const SeqChunk> chunks, KvStore& kv, int64_t il, int64_t n);
+  // attn_ = softmax(q · K^T * kq_scale) · V per head over each token's visible positions: all
+  // earlier ones, or with window > 0 the last `window` (its own included).
+  void attention(std::span<const SeqChunk> chunks, const KvStore& kv, int64_t il, float kq_scale, int64_t window);
+  // logits = W_out · RMSNorm(x) * norm for the rows each chunk's LogitRows asks for.
+  void output_logits(std::span<const SeqChunk> chunks, const std::vector<float>& norm, const WeightMatrix& out,
+                     float* logits);
+
+  void linear(const char* name, int64_t il, const WeightMatrix& w, const float* in, int64_t rows, float* out);
+  // A zone for one (possibly fused) linear product: [rows, K] x [K, sum of N].
+  static perf::Zone linear_zone(const char* name, int64_t il, int64_t rows, std::initializer_list<const WeightMatrix*> ws);
+
+  ModelConfig cfg_;
+  ThreadPool& pool_;
+  int64_t max_batch_;
+  std::vector<float> rope_freqs_;  // [n_rot / 2] optional per-frequency divisors
+
+  // Activations, preallocated for max_batch_ tokens: no allocation per forward call.
+  std::vector<float> x_;     // [max_batch, n_embd] residual stream
+  std::vector<float> h_;     // [max_batch, max(n_embd, q_dim)] normed input / block output
+  std::vector<float> q_;     // [max_batch, q_dim]
+  std::vector<float> k_;     // [max_batch, kv_dim]
+  std::vector<float> v_;     // [max_batch, kv_dim]
+  std::vector<float> attn_;  // [max_batch, q_dim]
+  std::vector<float> gate_;  // [max_batch, n_ff]
+  std::vector<float> up_;    // [max_batch, n_ff]
+  std::vector<uint8_t> scratch_;  // quantized activations for matmul
+
+  // Per-token layout of the current batch.
+  std::vector<int32_t> token_;     // [max_batch]
+  std::vector<int64_t> pos_;       // [max_batch]
+  std::vector<int32_t> chunk_of_;  // [max_batch]
+
+ private:
+  static constexpr int64_t kQueryBlock = 8;  // queries of one head per attention job
+  static constexpr int64_t kKeyChunk = 64;   // keys per pass: 64 rows x head_dim floats stay in L1
+
+  void grow_scores(int64_t n_ctx);
+
+  std::vector<float> rope_cs_;  // [n_rot / 2, 2] cos and sin for one position
+  std::vector<float> scores_;   // [n_threads, kQueryBlock, ctx_capacity]
+  // Attention jobs: blocks of one chunk's queries.
+  struct QueryBlock {
+    int32_t chunk;
+    int64_t t0, t1;  // rows [t0, t1) of the batch
+    bool prompt;     // prompt tokens (batched sum order) or generated ones (single-query order)
+  };
+  std::vector<QueryBlock> jobs_;  // at most max_batch
+  int64_t ctx_capacity_ = 0;
+};
+
+}  // namespace ts
