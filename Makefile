@@ -1,4 +1,4 @@
-# Quick start: `make demo` (set up, fetch SmolLM2, build, generate) and `make test` (set up, build,
+# Quick start: `make demo` (set up, fetch SmolLM2 and Gemma 3 270M, build, generate) and `make test` (set up, build,
 # run every test, then the unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer).
 BUILD ?= build
 ASAN_BUILD ?= build-asan
@@ -17,7 +17,7 @@ build: setup
 	cmake --build $(BUILD) -j $(JOBS)
 
 models: setup
-	scripts/fetch-models --smollm2-only
+	scripts/fetch-models
 
 demo: build models
 	$(BUILD)/bin/tinyserve run -m $(MODELS)/SmolLM2-135M-Instruct.Q4_1.gguf --chat \

@@ -10,6 +10,8 @@ SmolLM2-135M-Instruct Q4_1 (tests/fixtures/smollm2_q4_1/):
 TinyLlama-shaped random-weight models from `tinyserve synth --seed 1` (Q8_0 and Q4_0;
 tests/fixtures/synth_tinyllama_<type>/ppl.json): the same over the first 2 chunks, top-16.
 The tests regenerate the synth models with the same seed, so the weights match.
+Gemma 3 270M Q4_K_M (tests/fixtures/gemma3_270m_q4_k_m/): greedy.json and ppl.json as for
+SmolLM2, the last prompt in Gemma's chat format, perplexity over the first 4 chunks.
 """
 import subprocess
 import argparse
@@ -30,26 +32,31 @@ PROMPTS = [
     "Water boils at a temperature of",
     "In 1492, Christopher Columbus",
     "The quick brown fox",
-    "<|im_start|>user\nWhat is the largest planet in our solar system?<|im_end|>\n<|im_start|>assistant\n",
 ]
+CHAT_PROMPTS = {
+    "smollm2": "<|im_start|>user\nWhat is the largest planet in our solar system?<|im_end|>\n<|im_start|>assistant\n",
+    "gemma3": "<start_of_turn>user\nWhat is the largest planet in our solar system?<end_of_turn>\n<start_of_turn>model\n",
+}
+MODELS_DIR = os.environ.get("TINYSERVE_MODELS", os.path.expanduser("~/.cache/tinyserve"))
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default=os.path.join(os.environ.get("TINYSERVE_MODELS", os.path.expanduser("~/.cache/tinyserve")),
-                                                   "SmolLM2-135M-Instruct.Q4_1.gguf"))
     ap.add_argument("--text", default="tests/fixtures/public_domain_text.txt")
-    ap.add_argument("--out", default="tests/fixtures/smollm2_q4_1")
     ap.add_argument("--ctx", type=int, default=512)
     ap.add_argument("--top-k", type=int, default=8)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--what", choices=["smollm2", "synth", "all"], default="all")
+    ap.add_argument("--what", choices=["smollm2", "gemma3", "synth", "all"], default="all")
     ap.add_argument("--tinyserve", default="build/bin/tinyserve", help="binary used to make the synth models")
     args = ap.parse_args()
     if args.what in ("synth", "all"):
         synth_fixtures(args)
     if args.what in ("smollm2", "all"):
-        smollm2_fixtures(args)
+        real_model_fixtures(args, os.path.join(MODELS_DIR, "SmolLM2-135M-Instruct.Q4_1.gguf"),
+                            "tests/fixtures/smollm2_q4_1", PROMPTS + [CHAT_PROMPTS["smollm2"]], 1 << 30)
+    if args.what in ("gemma3", "all"):
+        real_model_fixtures(args, os.path.join(MODELS_DIR, "gemma-3-270m-q4_k_m.gguf"),
+                            "tests/fixtures/gemma3_270m_q4_k_m", PROMPTS + [CHAT_PROMPTS["gemma3"]], 4)
 
 
 def record_distributions(llm, text, n_ctx, max_chunks, top_k):
@@ -96,16 +103,16 @@ def synth_fixtures(args):
         print(f"{qtype}: PPL = {ppl:.6f}", file=sys.stderr)
 
 
-def smollm2_fixtures(args):
+def real_model_fixtures(args, model, out_dir, prompts, max_chunks):
     import llama_cpp  # imported late so --help works without it
 
-    os.makedirs(args.out, exist_ok=True)
-    llm = llama_cpp.Llama(model_path=args.model, n_ctx=args.ctx, n_batch=args.ctx, n_threads=args.threads,
+    os.makedirs(out_dir, exist_ok=True)
+    llm = llama_cpp.Llama(model_path=model, n_ctx=args.ctx, n_batch=args.ctx, n_threads=args.threads,
                           logits_all=True, verbose=False)
     add_bos = adds_bos(llm)
 
     greedy = []
-    for p in PROMPTS:
+    for p in prompts:
         ids = llm.tokenize(p.encode(), add_bos=add_bos, special=True)
         llm.reset()
         out = []
@@ -116,15 +123,15 @@ def smollm2_fixtures(args):
         greedy.append({"prompt": p, "prompt_tokens": [int(x) for x in ids], "tokens": out,
                        "text": llm.detokenize(out).decode("utf-8", errors="replace")})
         print(f"greedy: {p[:40]!r} -> {greedy[-1]['text'][:60]!r}", file=sys.stderr)
-    with open(os.path.join(args.out, "greedy.json"), "w") as f:
-        json.dump({"model": os.path.basename(args.model), "oracle": f"llama-cpp-python {llama_cpp.__version__}",
+    with open(os.path.join(out_dir, "greedy.json"), "w") as f:
+        json.dump({"model": os.path.basename(model), "oracle": f"llama-cpp-python {llama_cpp.__version__}",
                    "cases": greedy}, f, indent=1)
 
     text = open(args.text, encoding="utf-8").read()
-    ppl, n_chunk, count, positions = record_distributions(llm, text, args.ctx, 1 << 30, args.top_k)
+    ppl, n_chunk, count, positions = record_distributions(llm, text, args.ctx, max_chunks, args.top_k)
     n_ctx = args.ctx
-    with open(os.path.join(args.out, "ppl.json"), "w") as f:
-        json.dump({"model": os.path.basename(args.model), "oracle": f"llama-cpp-python {llama_cpp.__version__}",
+    with open(os.path.join(out_dir, "ppl.json"), "w") as f:
+        json.dump({"model": os.path.basename(model), "oracle": f"llama-cpp-python {llama_cpp.__version__}",
                    "ctx": n_ctx, "chunks": n_chunk, "ppl": ppl, "scored": count,
                    "top_k": args.top_k, "positions": positions}, f, separators=(",", ":"))
     print(f"PPL = {ppl:.6f}", file=sys.stderr)

@@ -11,6 +11,7 @@ namespace {
 
 const DTypeKernels* lookup_avx2(DType type) {
   static const DTypeKernels kQ4_0{DType::Q8_0, avx2::dot_q4_0_q8_0};
+  static const DTypeKernels kQ5_0{DType::Q8_0, avx2::dot_q5_0_q8_0};
   static const DTypeKernels kQ4_1{DType::Q8_1, avx2::dot_q4_1_q8_1};
   static const DTypeKernels kQ8_0{DType::Q8_0, avx2::dot_q8_0_q8_0};
   static const DTypeKernels kQ4_K{DType::Q8_K, avx2::dot_q4_k_q8_k};
@@ -21,6 +22,7 @@ const DTypeKernels* lookup_avx2(DType type) {
   switch (type) {
     case DType::Q4_0: return &kQ4_0;
     case DType::Q4_1: return &kQ4_1;
+    case DType::Q5_0: return &kQ5_0;
     case DType::Q8_0: return &kQ8_0;
     case DType::Q4_K: return &kQ4_K;
     case DType::Q6_K: return &kQ6_K;
@@ -33,6 +35,7 @@ const DTypeKernels* lookup_avx2(DType type) {
 
 const DTypeKernels* lookup_ref(DType type) {
   static const DTypeKernels kQ4_0{DType::Q8_0, ref::dot_q4_0_q8_0};
+  static const DTypeKernels kQ5_0{DType::Q8_0, ref::dot_q5_0_q8_0};
   static const DTypeKernels kQ4_1{DType::Q8_1, ref::dot_q4_1_q8_1};
   static const DTypeKernels kQ8_0{DType::Q8_0, ref::dot_q8_0_q8_0};
   static const DTypeKernels kQ4_K{DType::Q8_K, ref::dot_q4_k_q8_k};
@@ -43,6 +46,7 @@ const DTypeKernels* lookup_ref(DType type) {
   switch (type) {
     case DType::Q4_0: return &kQ4_0;
     case DType::Q4_1: return &kQ4_1;
+    case DType::Q5_0: return &kQ5_0;
     case DType::Q8_0: return &kQ8_0;
     case DType::Q4_K: return &kQ4_K;
     case DType::Q6_K: return &kQ6_K;

@@ -1,8 +1,10 @@
 #include "kernels/ops.h"
 
 #include <cmath>
+#include <vector>
 
 #include "base/error.h"
+#include "base/fp16.h"
 
 namespace ts {
 
@@ -40,6 +42,34 @@ void rope_apply(float* head, const float* cos_sin, int64_t n_rot, bool neox) {
     // bit (its compiler contracts the expressions this way).
     head[a] = std::fma(x0, c, -(x1 * s));
     head[b] = std::fma(x0, s, x1 * c);
+  }
+}
+
+namespace {
+
+// f16(gelu(x)) for every f16 bit pattern x: 128 KiB, built on first use.
+const std::vector<uint16_t>& gelu_f16_table() {
+  static const std::vector<uint16_t> table = [] {
+    constexpr float kSqrt2OverPi = 0.79788456080286535587989211986876f;
+    constexpr float kCoef = 0.044715f;
+    std::vector<uint16_t> t(size_t{1} << 16);
+    for (size_t i = 0; i < t.size(); ++i) {
+      const float x = fp16_to_f32(static_cast<uint16_t>(i));
+      t[i] = f32_to_fp16(0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * x * (1.0f + kCoef * x * x))));
+    }
+    return t;
+  }();
+  return table;
+}
+
+}  // namespace
+
+void geglu(float* gate, const float* up, int64_t n) {
+  const std::vector<uint16_t>& table = gelu_f16_table();
+  for (int64_t i = 0; i < n; ++i) {
+    const float x = gate[i];
+    const float g = x <= -10.0f ? 0.0f : x >= 10.0f ? x : fp16_to_f32(table[f32_to_fp16(x)]);
+    gate[i] = g * up[i];
   }
 }
 

@@ -18,4 +18,9 @@ void rope_apply(float* head, const float* cos_sin, int64_t n_rot, bool neox);
 // x += y
 void add_inplace(float* x, const float* y, int64_t n);
 
+// gate[i] = gelu(gate[i]) * up[i] with the tanh approximation of GELU. Evaluated as llama.cpp's
+// CPU backend does: the input rounded to f16 and the result looked up in a table of f16 values
+// (inputs below -10 give 0, above 10 the input), so Gemma's FFN matches it closely.
+void geglu(float* gate, const float* up, int64_t n);
+
 }  // namespace ts

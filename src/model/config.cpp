@@ -39,6 +39,8 @@ ModelConfig ModelConfig::from_gguf(const gguf::GgufFile& f) {
   } else if (scaling != "none") {
     fail("{}: rope.scaling.type '{}' is not supported (none, linear)", f.path(), scaling);
   }
+  c.sliding_window = f.get_int(a + "attention.sliding_window", 0);
+  if (c.sliding_window < 0) fail("{}: attention.sliding_window {} is negative", f.path(), c.sliding_window);
   if (const auto* tokens = f.find("tokenizer.ggml.tokens")) c.n_vocab = static_cast<int64_t>(tokens->array_size);
   c.n_vocab = f.get_int(a + "vocab_size", c.n_vocab);
   if (c.n_vocab <= 0) fail("{}: vocabulary size unknown (no {}vocab_size and no tokens)", f.path(), a);

@@ -22,6 +22,7 @@ struct ModelConfig {
   float rope_freq_scale = 1.0f;  // positions are multiplied by this (linear scaling = 1/factor)
   int64_t n_rot = 0;        // rotated dims per head
   bool rope_neox = false;   // rotate (i, i + n_rot/2) instead of adjacent pairs
+  int64_t sliding_window = 0;  // > 0: local layers attend to this many latest positions
 
   int64_t kv_dim() const { return n_head_kv * head_dim; }
   int64_t q_dim() const { return n_head * head_dim; }

@@ -135,12 +135,12 @@ void Decoder::linear(const char* name, int64_t il, const WeightMatrix& w, const 
   matmul(w, in, rows, out, pool_, scratch_.data(), scratch_.size());
 }
 
-void Decoder::apply_rope(int64_t n, int64_t il, float freq_base) {
+void Decoder::apply_rope(int64_t n, int64_t il, float freq_base, float freq_scale) {
   perf::Zone zone("rope", il);
   const ModelConfig& c = cfg_;
   const float* factors = rope_freqs_.empty() ? nullptr : rope_freqs_.data();
   for (int64_t t = 0; t < n; ++t) {
-    rope_table(rope_cs_.data(), c.n_rot, pos_[static_cast<size_t>(t)], freq_base, c.rope_freq_scale, factors);
+    rope_table(rope_cs_.data(), c.n_rot, pos_[static_cast<size_t>(t)], freq_base, freq_scale, factors);
     for (int64_t h = 0; h < c.n_head; ++h) {
       rope_apply(q_.data() + t * c.q_dim() + h * c.head_dim, rope_cs_.data(), c.n_rot, c.rope_neox);
     }

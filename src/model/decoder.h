@@ -40,7 +40,7 @@ class Decoder : public Model {
   // x += h
   void residual(int64_t il, int64_t n);
   // Rotates each token's query and key heads for its position (q_, k_).
-  void apply_rope(int64_t n, int64_t il, float freq_base);
+  void apply_rope(int64_t n, int64_t il, float freq_base, float freq_scale);
   // Stores each token's k_ and v_ rows (rounded to f16) at its position in its blocks.
   void kv_update(std::span<const SeqChunk> chunks, KvStore& kv, int64_t il, int64_t n);
   // attn_ = softmax(q · K^T * kq_scale) · V per head over each token's visible positions: all

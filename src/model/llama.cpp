@@ -97,7 +97,7 @@ class Llama final : public Decoder {
       matmul_fused({{&L.wq, q_.data()}, {&L.wk, k_.data()}, {&L.wv, v_.data()}}, h_.data(), n, pool_, scratch_.data(),
                    scratch_.size());
     }
-    apply_rope(n, il, c.rope_freq_base);
+    apply_rope(n, il, c.rope_freq_base, c.rope_freq_scale);
     tap("Qcur", il, q_.data(), n, c.q_dim());
     tap("Kcur", il, k_.data(), n, c.kv_dim());
     tap("Vcur", il, v_.data(), n, c.kv_dim());

@@ -1,5 +1,6 @@
 #include "base/error.h"
 #include "formats/gguf/gguf_reader.h"
+#include "model/gemma3.h"
 #include "model/llama.h"
 #include "model/model.h"
 
@@ -8,7 +9,8 @@ namespace ts {
 std::unique_ptr<Model> load_model(const gguf::GgufFile& file, ThreadPool& pool, const ModelOptions& options) {
   const std::string arch = file.get_string("general.architecture");
   if (arch == "llama") return make_llama(file, pool, options);
-  fail("{}: architecture '{}' is not supported (supported: llama)", file.path(), arch);
+  if (arch == "gemma3") return make_gemma3(file, pool, options);
+  fail("{}: architecture '{}' is not supported (supported: llama, gemma3)", file.path(), arch);
 }
 
 }  // namespace ts

@@ -21,6 +21,13 @@ struct BlockQ4_1 {
 };
 static_assert(sizeof(BlockQ4_1) == 20);
 
+struct BlockQ5_0 {
+  uint16_t d;             // f16 scale
+  uint8_t qh[4];          // bit j: the fifth bit of element j (little-endian 32-bit mask)
+  uint8_t qs[kQK / 2];    // low 4 bits as in Q4_0; value = (q - 16) * d
+};
+static_assert(sizeof(BlockQ5_0) == 22);
+
 struct BlockQ8_0 {
   uint16_t d;             // f16 scale; value = q * d
   int8_t qs[kQK];

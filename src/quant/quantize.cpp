@@ -32,6 +32,20 @@ void dequantize_q4_1(const BlockQ4_1* x, float* y, int64_t nb) {
   }
 }
 
+void dequantize_q5_0(const BlockQ5_0* x, float* y, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i) {
+    const float d = fp16_to_f32(x[i].d);
+    uint32_t qh = 0;
+    std::memcpy(&qh, x[i].qh, sizeof(qh));
+    for (int j = 0; j < kQK / 2; ++j) {
+      const int lo = (x[i].qs[j] & 0x0F) | static_cast<int>(((qh >> j) & 1u) << 4);
+      const int hi = (x[i].qs[j] >> 4) | static_cast<int>(((qh >> (j + kQK / 2)) & 1u) << 4);
+      y[i * kQK + j] = static_cast<float>(lo - 16) * d;
+      y[i * kQK + j + kQK / 2] = static_cast<float>(hi - 16) * d;
+    }
+  }
+}
+
 void dequantize_q8_0(const BlockQ8_0* x, float* y, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i) {
     const float d = fp16_to_f32(x[i].d);
@@ -119,6 +133,9 @@ void dequantize_row(DType type, const void* src, float* dst, int64_t n) {
     case DType::Q4_1:
       check_multiple(n, kQK, "q4_1");
       return dequantize_q4_1(static_cast<const BlockQ4_1*>(src), dst, n / kQK);
+    case DType::Q5_0:
+      check_multiple(n, kQK, "q5_0");
+      return dequantize_q5_0(static_cast<const BlockQ5_0*>(src), dst, n / kQK);
     case DType::Q8_0:
       check_multiple(n, kQK, "q8_0");
       return dequantize_q8_0(static_cast<const BlockQ8_0*>(src), dst, n / kQK);
@@ -133,19 +150,28 @@ void dequantize_row(DType type, const void* src, float* dst, int64_t n) {
   }
 }
 
+namespace {
+
+// The block's value of largest magnitude, with its sign (the first such value on ties).
+float signed_absmax(const float* b) {
+  float amax = 0.0f, max = 0.0f;
+  for (int j = 0; j < kQK; ++j) {
+    if (std::fabs(b[j]) > amax) {
+      amax = std::fabs(b[j]);
+      max = b[j];
+    }
+  }
+  return max;
+}
+
+}  // namespace
+
 void quantize_row_q4_0(const float* x, BlockQ4_0* y, int64_t n) {
   check_multiple(n, kQK, "q4_0");
   for (int64_t i = 0; i < n / kQK; ++i) {
     const float* b = x + i * kQK;
     // The scale carries the sign of the largest-magnitude value so that it maps to -8 exactly.
-    float amax = 0.0f, max = 0.0f;
-    for (int j = 0; j < kQK; ++j) {
-      if (std::fabs(b[j]) > amax) {
-        amax = std::fabs(b[j]);
-        max = b[j];
-      }
-    }
-    const float d = max / -8.0f;
+    const float d = signed_absmax(b) / -8.0f;
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
     y[i].d = f32_to_fp16(d);
     for (int j = 0; j < kQK / 2; ++j) {
@@ -153,6 +179,26 @@ void quantize_row_q4_0(const float* x, BlockQ4_0* y, int64_t n) {
       const int hi = std::min(15, static_cast<int>(static_cast<int8_t>(b[j + kQK / 2] * id + 8.5f)));
       y[i].qs[j] = static_cast<uint8_t>(lo | (hi << 4));
     }
+  }
+}
+
+void quantize_row_q5_0(const float* x, BlockQ5_0* y, int64_t n) {
+  check_multiple(n, kQK, "q5_0");
+  for (int64_t i = 0; i < n / kQK; ++i) {
+    const float* b = x + i * kQK;
+    // As Q4_0: the signed largest-magnitude value maps to -16 exactly.
+    const float d = signed_absmax(b) / -16.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    y[i].d = f32_to_fp16(d);
+    uint32_t qh = 0;
+    for (int j = 0; j < kQK / 2; ++j) {
+      const int lo = std::min(31, static_cast<int>(static_cast<int8_t>(b[j] * id + 16.5f)));
+      const int hi = std::min(31, static_cast<int>(static_cast<int8_t>(b[j + kQK / 2] * id + 16.5f)));
+      y[i].qs[j] = static_cast<uint8_t>((lo & 0x0F) | ((hi & 0x0F) << 4));
+      qh |= static_cast<uint32_t>((lo >> 4) & 1) << j;
+      qh |= static_cast<uint32_t>((hi >> 4) & 1) << (j + kQK / 2);
+    }
+    std::memcpy(y[i].qh, &qh, sizeof(qh));
   }
 }
 
@@ -267,6 +313,7 @@ void quantize_row(DType type, const float* src, void* dst, int64_t n) {
     }
     case DType::Q4_0: return quantize_row_q4_0(src, static_cast<BlockQ4_0*>(dst), n);
     case DType::Q4_1: return quantize_row_q4_1(src, static_cast<BlockQ4_1*>(dst), n);
+    case DType::Q5_0: return quantize_row_q5_0(src, static_cast<BlockQ5_0*>(dst), n);
     case DType::Q8_0: return quantize_row_q8_0(src, static_cast<BlockQ8_0*>(dst), n);
     case DType::Q8_1: return quantize_row_q8_1(src, static_cast<BlockQ8_1*>(dst), n);
     case DType::Q8_K: return quantize_row_q8_k(src, static_cast<BlockQ8_K*>(dst), n);

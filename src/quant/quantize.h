@@ -10,7 +10,7 @@ namespace ts {
 // dst[0..n) = values of one row; n must be a multiple of the type's block size.
 void dequantize_row(DType type, const void* src, float* dst, int64_t n);
 
-// Quantizes one row into `type` (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q8_1, Q8_K).
+// Quantizes one row into `type` (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q8_1, Q8_K).
 void quantize_row(DType type, const float* src, void* dst, int64_t n);
 
 // Quantizes one row of activations for a dot product with weights: as quantize_row, except
@@ -22,6 +22,7 @@ float block_amax(const float* b);
 
 void quantize_row_q4_0(const float* x, BlockQ4_0* y, int64_t n);
 void quantize_row_q4_1(const float* x, BlockQ4_1* y, int64_t n);
+void quantize_row_q5_0(const float* x, BlockQ5_0* y, int64_t n);
 void quantize_row_q8_0(const float* x, BlockQ8_0* y, int64_t n);
 void quantize_activations_q8_0(const float* x, BlockQ8_0* y, int64_t n);
 void quantize_row_q8_1(const float* x, BlockQ8_1* y, int64_t n);

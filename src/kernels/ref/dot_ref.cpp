@@ -1,5 +1,7 @@
 #include "kernels/ref/dot_ref.h"
 
+#include <cstring>
+
 #include "base/fp16.h"
 #include "quant/blocks.h"
 
@@ -17,6 +19,24 @@ float dot_q4_0_q8_0(int64_t n, const void* w, const void* a) {
     for (int j = 0; j < kQK / 2; ++j) {
       sumi += ((x[i].qs[j] & 0x0F) - 8) * y[i].qs[j];
       sumi += ((x[i].qs[j] >> 4) - 8) * y[i].qs[j + kQK / 2];
+    }
+    sum += static_cast<float>(sumi) * fp16_to_f32(x[i].d) * fp16_to_f32(y[i].d);
+  }
+  return sum;
+}
+
+float dot_q5_0_q8_0(int64_t n, const void* w, const void* a) {
+  const auto* x = static_cast<const BlockQ5_0*>(w);
+  const auto* y = static_cast<const BlockQ8_0*>(a);
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n / kQK; ++i) {
+    uint32_t qh = 0;
+    std::memcpy(&qh, x[i].qh, sizeof(qh));
+    int sumi = 0;
+    for (int j = 0; j < kQK / 2; ++j) {
+      const int lo = (x[i].qs[j] & 0x0F) | static_cast<int>(((qh >> j) & 1u) << 4);
+      const int hi = (x[i].qs[j] >> 4) | static_cast<int>(((qh >> (j + kQK / 2)) & 1u) << 4);
+      sumi += (lo - 16) * y[i].qs[j] + (hi - 16) * y[i].qs[j + kQK / 2];
     }
     sum += static_cast<float>(sumi) * fp16_to_f32(x[i].d) * fp16_to_f32(y[i].d);
   }

@@ -7,6 +7,7 @@
 namespace ts::ref {
 
 float dot_q4_0_q8_0(int64_t n, const void* w, const void* a);
+float dot_q5_0_q8_0(int64_t n, const void* w, const void* a);
 float dot_q4_1_q8_1(int64_t n, const void* w, const void* a);
 float dot_q8_0_q8_0(int64_t n, const void* w, const void* a);
 float dot_q4_k_q8_k(int64_t n, const void* w, const void* a);

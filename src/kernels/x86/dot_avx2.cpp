@@ -59,6 +59,29 @@ float dot_q4_0_q8_0(int64_t n, const void* w, const void* a) {
   return hsum(acc);
 }
 
+float dot_q5_0_q8_0(int64_t n, const void* w, const void* a) {
+  const auto* x = static_cast<const BlockQ5_0*>(w);
+  const auto* y = static_cast<const BlockQ8_0*>(a);
+  __m256 acc = _mm256_setzero_ps();
+  // Byte j of the 32-bit mask goes to lanes 8j..8j+7; each lane then tests its own bit.
+  const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3,
+                                          3, 3, 3, 3, 3);
+  const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ULL));
+  const __m256i sixteen = _mm256_set1_epi8(16);
+  for (int64_t i = 0; i < n / kQK; ++i) {
+    int32_t qh = 0;
+    std::memcpy(&qh, x[i].qh, sizeof(qh));
+    const __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(qh), spread);
+    const __m256i high = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit), sixteen);
+    // q - 16 in [-16, 15]; products via the sign trick as for Q4_0.
+    const __m256i q = _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles(x[i].qs), high), sixteen);
+    const __m256i yv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].qs));
+    const __m256 s = dot_u8_s8(_mm256_sign_epi8(q, q), _mm256_sign_epi8(yv, q));
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(f16(x[i].d) * f16(y[i].d)), s, acc);
+  }
+  return hsum(acc);
+}
+
 float dot_q4_1_q8_1(int64_t n, const void* w, const void* a) {
   const auto* x = static_cast<const BlockQ4_1*>(w);
   const auto* y = static_cast<const BlockQ8_1*>(a);

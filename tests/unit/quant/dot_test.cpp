@@ -47,7 +47,7 @@ std::vector<uint8_t> random_k_blocks(DType type, int64_t n, std::mt19937& rng) {
 
 TEST(Dot, KernelsMatchReferenceAndFloat) {
   std::mt19937 rng(1234);
-  for (DType w_type : {DType::Q4_0, DType::Q4_1, DType::Q8_0, DType::Q4_K, DType::Q6_K, DType::F32, DType::F16,
+  for (DType w_type : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q8_0, DType::Q4_K, DType::Q6_K, DType::F32, DType::F16,
                        DType::BF16}) {
     const DTypeKernels& fast = kernels_for(w_type);
     const DTypeKernels& ref = reference_kernels_for(w_type);

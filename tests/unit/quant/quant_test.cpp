@@ -19,14 +19,15 @@ std::vector<float> random_row(int64_t n, uint32_t seed) {
 }
 
 // Worst-case error relative to the block's largest magnitude: half a quantization step, except
-// Q4_0, whose scale maps the largest magnitude to -8 so values of the other sign clip at 7/8 of it.
+// Q4_0 and Q5_0, whose scales map the largest magnitude to -8 (-16) so values of the other sign
+// clip at 7/8 (15/16) of it.
 struct Bound {
   DType type;
   float rel;
 };
 
 TEST(Quant, RoundTripWithinNamedBounds) {
-  for (const Bound b : {Bound{DType::Q8_0, 0.5f / 127 + 1e-3f}, Bound{DType::Q4_0, 1.0f / 8 + 1e-3f},
+  for (const Bound b : {Bound{DType::Q8_0, 0.5f / 127 + 1e-3f}, Bound{DType::Q4_0, 1.0f / 8 + 1e-3f}, Bound{DType::Q5_0, 1.0f / 16 + 1e-3f},
                         Bound{DType::Q4_1, 1.0f / 15 + 2e-3f}, Bound{DType::F16, 1e-3f}, Bound{DType::BF16, 8e-3f}}) {
     const int64_t n = 256 * 3;
     const auto x = random_row(n, 7);

