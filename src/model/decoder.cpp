@@ -7,6 +7,7 @@
 #include "base/error.h"
 #include "kernels/numerics.h"
 #include "kernels/ops.h"
+#include "model/weights.h"
 
 namespace ts {
 
@@ -22,8 +23,17 @@ Decoder::Decoder(ModelConfig cfg, ThreadPool& pool, int64_t max_batch)
   if (cfg_.head_dim > kMaxHeadDim) fail("{}: head size {} exceeds the supported {}", cfg_.name, cfg_.head_dim, kMaxHeadDim);
 }
 
-void Decoder::allocate_buffers(std::span<const WeightMatrix* const> matrices) {
+void Decoder::load_embeddings(const gguf::GgufFile& f) {
   const ModelConfig& c = cfg_;
+  token_embd_ = load_matrix(f, "token_embd.weight", c.n_vocab, c.n_embd);
+  output_norm_ = load_vector(f, "output_norm.weight", c.n_embd);
+  output_ = has_tensor(f, "output.weight") ? load_matrix(f, "output.weight", c.n_vocab, c.n_embd) : token_embd_;
+}
+
+void Decoder::pack_and_allocate(std::vector<WeightMatrix*> layer_matrices) {
+  const ModelConfig& c = cfg_;
+  layer_matrices.push_back(&output_);
+  for (WeightMatrix* w : layer_matrices) *w = packed_.pack(*w, pool_);
   const auto B = static_cast<size_t>(max_batch_);
   x_.assign(B * static_cast<size_t>(c.n_embd), 0.0f);
   h_.assign(B * static_cast<size_t>(std::max(c.n_embd, c.q_dim())), 0.0f);
@@ -39,7 +49,7 @@ void Decoder::allocate_buffers(std::span<const WeightMatrix* const> matrices) {
   chunk_of_.assign(B, 0);
   jobs_.reserve(B);
   size_t scratch = 0;
-  for (const WeightMatrix* w : matrices) scratch = std::max(scratch, matmul_scratch_bytes(*w, max_batch_));
+  for (const WeightMatrix* w : layer_matrices) scratch = std::max(scratch, matmul_scratch_bytes(*w, max_batch_));
   scratch_.assign(scratch, 0);
   grow_scores(std::min<int64_t>(c.n_ctx_train, 4096));
 }
@@ -107,10 +117,10 @@ void Decoder::embed(const WeightMatrix& table, int64_t n, float scale) {
   }
 }
 
-void Decoder::norm_rows(const char* name, int64_t il, const std::vector<float>& weight, int64_t n) {
+void Decoder::norm_rows(const char* name, int64_t il, const std::vector<float>& weight, const float* in, int64_t n) {
   perf::Zone zone(name, il);
   const int64_t E = cfg_.n_embd;
-  for (int64_t t = 0; t < n; ++t) rms_norm(x_.data() + t * E, weight.data(), h_.data() + t * E, E, cfg_.norm_eps);
+  for (int64_t t = 0; t < n; ++t) rms_norm(in + t * E, weight.data(), h_.data() + t * E, E, cfg_.norm_eps);
 }
 
 void Decoder::residual(int64_t il, int64_t n) {
@@ -224,8 +234,7 @@ void Decoder::attention(std::span<const SeqChunk> chunks, const KvStore& kv, int
   });
 }
 
-void Decoder::output_logits(std::span<const SeqChunk> chunks, const std::vector<float>& norm, const WeightMatrix& out,
-                            float* logits) {
+void Decoder::output_logits(std::span<const SeqChunk> chunks, float* logits) {
   const int64_t E = cfg_.n_embd;
   int64_t rows = 0;
   {
@@ -234,7 +243,7 @@ void Decoder::output_logits(std::span<const SeqChunk> chunks, const std::vector<
     for (const SeqChunk& ch : chunks) {
       const int64_t first = ch.logits == LogitRows::kAll ? t0 : ch.logits == LogitRows::kLast ? t0 + ch.n_tokens - 1 : t0 + ch.n_tokens;
       for (int64_t t = first; t < t0 + ch.n_tokens; ++t) {
-        rms_norm(x_.data() + t * E, norm.data(), h_.data() + rows++ * E, E, cfg_.norm_eps);
+        rms_norm(x_.data() + t * E, output_norm_.data(), h_.data() + rows++ * E, E, cfg_.norm_eps);
       }
       t0 += ch.n_tokens;
     }
@@ -243,7 +252,7 @@ void Decoder::output_logits(std::span<const SeqChunk> chunks, const std::vector<
   if (rows > 0) {
     {
       perf::Zone zone("lm_head");
-      linear("output", -1, out, h_.data(), rows, logits);
+      linear("output", -1, output_, h_.data(), rows, logits);
     }
     tap("result_output", -1, logits, rows, cfg_.n_vocab);
   }

@@ -13,6 +13,8 @@
 #include "kernels/matmul.h"
 #include "model/model.h"
 
+namespace ts::gguf { class GgufFile; }
+
 namespace ts {
 
 class Decoder : public Model {
@@ -25,9 +27,13 @@ class Decoder : public Model {
 
   Decoder(ModelConfig cfg, ThreadPool& pool, int64_t max_batch);
 
-  // Sizes the activation buffers for max_batch tokens and the matmul scratch for `matrices`
-  // (call once all weights are loaded; q_dim may exceed n_embd).
-  void allocate_buffers(std::span<const WeightMatrix* const> matrices);
+  // token_embd_, output_norm_ and output_ (token_embd_ when the file has no output.weight).
+  void load_embeddings(const gguf::GgufFile& f);
+  // Repacks `layer_matrices` and output_ into the interleaved layout the fast kernels read (the
+  // embedding table stays as mapped: only single rows of it are looked up), then sizes the
+  // activation buffers for max_batch tokens and the matmul scratch for all of them. Call once
+  // every weight is loaded.
+  void pack_and_allocate(std::vector<WeightMatrix*> layer_matrices);
 
   // Checks the chunks against the buffers and the store, and lays out per-token positions and
   // chunk indices and the attention jobs. Returns the number of tokens.
@@ -35,8 +41,8 @@ class Decoder : public Model {
 
   // x = table[token] * scale for every token of the batch.
   void embed(const WeightMatrix& table, int64_t n, float scale);
-  // h = RMSNorm(x) * weight, row by row.
-  void norm_rows(const char* name, int64_t il, const std::vector<float>& weight, int64_t n);
+  // h = RMSNorm(in) * weight, row by row ([n, n_embd]; in may be h_ itself).
+  void norm_rows(const char* name, int64_t il, const std::vector<float>& weight, const float* in, int64_t n);
   // x += h
   void residual(int64_t il, int64_t n);
   // Rotates each token's query and key heads for its position (q_, k_).
@@ -46,9 +52,8 @@ class Decoder : public Model {
   // attn_ = softmax(q · K^T * kq_scale) · V per head over each token's visible positions: all
   // earlier ones, or with window > 0 the last `window` (its own included).
   void attention(std::span<const SeqChunk> chunks, const KvStore& kv, int64_t il, float kq_scale, int64_t window);
-  // logits = W_out · RMSNorm(x) * norm for the rows each chunk's LogitRows asks for.
-  void output_logits(std::span<const SeqChunk> chunks, const std::vector<float>& norm, const WeightMatrix& out,
-                     float* logits);
+  // logits = output_ · RMSNorm(x) * output_norm_ for the rows each chunk's LogitRows asks for.
+  void output_logits(std::span<const SeqChunk> chunks, float* logits);
 
   void linear(const char* name, int64_t il, const WeightMatrix& w, const float* in, int64_t rows, float* out);
   // A zone for one (possibly fused) linear product: [rows, K] x [K, sum of N].
@@ -58,6 +63,10 @@ class Decoder : public Model {
   ThreadPool& pool_;
   int64_t max_batch_;
   std::vector<float> rope_freqs_;  // [n_rot / 2] optional per-frequency divisors
+  WeightMatrix token_embd_;         // [n_vocab, n_embd]
+  WeightMatrix output_;             // [n_vocab, n_embd] (token_embd_ when tied)
+  std::vector<float> output_norm_;  // [n_embd]
+  PackedWeights packed_;            // owns the repacked matrices the layers point into
 
   // Activations, preallocated for max_batch_ tokens: no allocation per forward call.
   std::vector<float> x_;     // [max_batch, n_embd] residual stream

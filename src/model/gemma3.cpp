@@ -50,9 +50,7 @@ class Gemma3 final : public Decoder {
     if (c.sliding_window <= 0) fail("{}: gemma3 needs attention.sliding_window", f.path());
     window_pattern_ = f.get_int("gemma3.attention.sliding_window_pattern", 6);
     if (window_pattern_ < 1) fail("{}: sliding_window_pattern {} must be positive", f.path(), window_pattern_);
-    token_embd_ = load_matrix(f, "token_embd.weight", c.n_vocab, c.n_embd);
-    output_norm_ = load_vector(f, "output_norm.weight", c.n_embd);
-    output_ = has_tensor(f, "output.weight") ? load_matrix(f, "output.weight", c.n_vocab, c.n_embd) : token_embd_;
+    load_embeddings(f);
     for (int64_t i = 0; i < c.n_layer; ++i) {
       const std::string p = "blk." + std::to_string(i) + ".";
       Gemma3Layer l;
@@ -71,16 +69,9 @@ class Gemma3 final : public Decoder {
       l.post_ffn_norm = load_vector(f, p + "post_ffw_norm.weight", c.n_embd);
       layers_.push_back(std::move(l));
     }
-    std::vector<const WeightMatrix*> all;
-    for (Gemma3Layer& l : layers_) {
-      for (WeightMatrix* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) {
-        *w = packed_.pack(*w, pool_);
-        all.push_back(w);
-      }
-    }
-    output_ = packed_.pack(output_, pool_);
-    all.push_back(&output_);
-    allocate_buffers(all);
+    std::vector<WeightMatrix*> matrices;
+    for (Gemma3Layer& l : layers_) matrices.insert(matrices.end(), {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down});
+    pack_and_allocate(std::move(matrices));
   }
 
   void forward_batch(std::span<const SeqChunk> chunks, KvStore& kv, float* logits) override {
@@ -100,7 +91,7 @@ class Gemma3 final : public Decoder {
     }
 
     // logits = E · RMSNorm(x) (tied embeddings unless the file has output.weight)
-    output_logits(chunks, output_norm_, output_, logits);
+    output_logits(chunks, logits);
   }
 
  private:
@@ -110,7 +101,7 @@ class Gemma3 final : public Decoder {
   void attention_block(const Gemma3Layer& L, std::span<const SeqChunk> chunks, KvStore& kv, int64_t il, int64_t n) {
     const ModelConfig& c = cfg_;
     perf::Zone block_zone("attn", il);
-    norm_rows("attn_norm", il, L.attn_norm, n);
+    norm_rows("attn_norm", il, L.attn_norm, x_.data(), n);
     tap("attn_norm", il, h_.data(), n, c.n_embd);
     {
       perf::Zone zone = linear_zone("attn_qkv", il, n, {&L.wq, &L.wk, &L.wv});
@@ -143,7 +134,7 @@ class Gemma3 final : public Decoder {
     attention(chunks, kv, il, 1.0f, local ? c.sliding_window : 0);
     tap("kqv_out", il, attn_.data(), n, c.q_dim());
     linear("attn_out", il, L.wo, attn_.data(), n, h_.data());
-    post_norm("attn_post_norm", il, L.post_attn_norm, n);
+    norm_rows("attn_post_norm", il, L.post_attn_norm, h_.data(), n);
     residual(il, n);
     tap("sa_out", il, x_.data(), n, c.n_embd);
   }
@@ -152,7 +143,7 @@ class Gemma3 final : public Decoder {
   void ffn_block(const Gemma3Layer& L, int64_t il, int64_t n) {
     const ModelConfig& c = cfg_;
     perf::Zone block_zone("ffn", il);
-    norm_rows("ffn_norm", il, L.ffn_norm, n);
+    norm_rows("ffn_norm", il, L.ffn_norm, x_.data(), n);
     tap("ffn_norm", il, h_.data(), n, c.n_embd);
     {
       perf::Zone zone = linear_zone("ffn_gate_up", il, n, {&L.w_gate, &L.w_up});
@@ -168,25 +159,14 @@ class Gemma3 final : public Decoder {
     tap("ffn_geglu", il, gate_.data(), n, c.n_ff);
     linear("ffn_down", il, L.w_down, gate_.data(), n, h_.data());
     tap("ffn_out", il, h_.data(), n, c.n_embd);
-    post_norm("ffn_post_norm", il, L.post_ffn_norm, n);
+    norm_rows("ffn_post_norm", il, L.post_ffn_norm, h_.data(), n);
     tap("ffn_post_norm", il, h_.data(), n, c.n_embd);
     residual(il, n);
     tap("l_out", il, x_.data(), n, c.n_embd);
   }
 
-  // h = RMSNorm(h) * weight, in place.
-  void post_norm(const char* name, int64_t il, const std::vector<float>& weight, int64_t n) {
-    perf::Zone zone(name, il);
-    const int64_t E = cfg_.n_embd;
-    for (int64_t t = 0; t < n; ++t) rms_norm(h_.data() + t * E, weight.data(), h_.data() + t * E, E, cfg_.norm_eps);
-  }
-
   int64_t window_pattern_ = 6;
-  WeightMatrix token_embd_;         // [n_vocab, n_embd]
-  WeightMatrix output_;             // [n_vocab, n_embd] (token_embd_ when tied)
-  std::vector<float> output_norm_;  // [n_embd]
   std::vector<Gemma3Layer> layers_;
-  PackedWeights packed_;            // owns the repacked matrices the layers point into
 };
 
 }  // namespace

@@ -34,9 +34,7 @@ class Llama final : public Decoder {
   Llama(const gguf::GgufFile& f, ThreadPool& pool, const ModelOptions& opt)
       : Decoder(ModelConfig::from_gguf(f), pool, opt.max_batch) {
     const ModelConfig& c = cfg_;
-    token_embd_ = load_matrix(f, "token_embd.weight", c.n_vocab, c.n_embd);
-    output_norm_ = load_vector(f, "output_norm.weight", c.n_embd);
-    output_ = has_tensor(f, "output.weight") ? load_matrix(f, "output.weight", c.n_vocab, c.n_embd) : token_embd_;
+    load_embeddings(f);
     if (has_tensor(f, "rope_freqs.weight")) rope_freqs_ = load_vector(f, "rope_freqs.weight", c.n_rot / 2);
     for (int64_t i = 0; i < c.n_layer; ++i) {
       const std::string p = "blk." + std::to_string(i) + ".";
@@ -52,15 +50,9 @@ class Llama final : public Decoder {
       l.w_down = load_matrix(f, p + "ffn_down.weight", c.n_embd, c.n_ff);
       layers_.push_back(std::move(l));
     }
-    // Repack the matrices into the interleaved layout the fast kernels read (once, in parallel);
-    // the embedding table stays as mapped, since only single rows of it are looked up.
-    for (LlamaLayer& l : layers_) {
-      for (WeightMatrix* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) *w = packed_.pack(*w, pool_);
-    }
-    output_ = packed_.pack(output_, pool_);
-    std::vector<const WeightMatrix*> all{&output_};
-    for (const LlamaLayer& l : layers_) all.insert(all.end(), {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down});
-    allocate_buffers(all);
+    std::vector<WeightMatrix*> matrices;
+    for (LlamaLayer& l : layers_) matrices.insert(matrices.end(), {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down});
+    pack_and_allocate(std::move(matrices));
   }
 
   void forward_batch(std::span<const SeqChunk> chunks, KvStore& kv, float* logits) override {
@@ -81,7 +73,7 @@ class Llama final : public Decoder {
     }
 
     // logits = W_out · RMSNorm(x), for each chunk's last token or all of them
-    output_logits(chunks, output_norm_, output_, logits);
+    output_logits(chunks, logits);
   }
 
  private:
@@ -90,7 +82,7 @@ class Llama final : public Decoder {
     const ModelConfig& c = cfg_;
     const int64_t E = c.n_embd;
     perf::Zone block_zone("attn", il);
-    norm_rows("attn_norm", il, L.attn_norm, n);
+    norm_rows("attn_norm", il, L.attn_norm, x_.data(), n);
     tap("attn_norm", il, h_.data(), n, E);
     {
       perf::Zone zone = linear_zone("attn_qkv", il, n, {&L.wq, &L.wk, &L.wv});
@@ -115,7 +107,7 @@ class Llama final : public Decoder {
     const ModelConfig& c = cfg_;
     const int64_t E = c.n_embd;
     perf::Zone block_zone("ffn", il);
-    norm_rows("ffn_norm", il, L.ffn_norm, n);
+    norm_rows("ffn_norm", il, L.ffn_norm, x_.data(), n);
     tap("ffn_norm", il, h_.data(), n, E);
     {
       perf::Zone zone = linear_zone("ffn_gate_up", il, n, {&L.w_gate, &L.w_up});
@@ -135,11 +127,7 @@ class Llama final : public Decoder {
     tap("l_out", il, x_.data(), n, E);
   }
 
-  WeightMatrix token_embd_;        // [n_vocab, n_embd]
-  WeightMatrix output_;            // [n_vocab, n_embd] (token_embd_ when tied)
-  std::vector<float> output_norm_; // [n_embd]
   std::vector<LlamaLayer> layers_;
-  PackedWeights packed_;           // owns the repacked matrices the layers point into
 };
 
 }  // namespace
