@@ -174,6 +174,21 @@ std::unique_ptr<GgufFile> GgufFile::from_bytes(std::vector<uint8_t> bytes, const
   return f;
 }
 
+std::unique_ptr<GgufFile> GgufFile::from_views(std::string name, std::map<std::string, Value> metadata,
+                                               std::vector<TensorInfo> tensors, std::shared_ptr<const void> owner) {
+  std::unique_ptr<GgufFile> f(new GgufFile());
+  f->name_ = std::move(name);
+  f->kv_ = std::move(metadata);
+  f->owner_ = std::move(owner);
+  f->tensors_ = std::move(tensors);
+  for (size_t i = 0; i < f->tensors_.size(); ++i) {
+    if (!f->tensor_index_.emplace(f->tensors_[i].name, i).second) {
+      fail("{}: duplicate tensor name '{}'", f->name_, f->tensors_[i].name);
+    }
+  }
+  return f;
+}
+
 void GgufFile::parse() {
   Cursor c(bytes_, size_, name_);
   const uint32_t magic = c.read<uint32_t>("magic");

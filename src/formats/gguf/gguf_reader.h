@@ -39,6 +39,11 @@ class GgufFile {
   static std::unique_ptr<GgufFile> open(const std::string& path);
   // Parses bytes held in memory (the object keeps them).
   static std::unique_ptr<GgufFile> from_bytes(std::vector<uint8_t> bytes, const std::string& name);
+  // The same store assembled from metadata and tensor views whose bytes live elsewhere: a
+  // SafeTensors checkpoint imported under GGUF names and keys, so every architecture has one
+  // loader. `owner` keeps the viewed bytes alive. Throws on a duplicate tensor name.
+  static std::unique_ptr<GgufFile> from_views(std::string name, std::map<std::string, Value> metadata,
+                                              std::vector<TensorInfo> tensors, std::shared_ptr<const void> owner);
 
   uint32_t version() const { return version_; }
   uint32_t alignment() const { return alignment_; }
@@ -72,6 +77,7 @@ class GgufFile {
   std::string name_;
   MappedFile mapped_;
   std::vector<uint8_t> owned_;
+  std::shared_ptr<const void> owner_;
   const uint8_t* bytes_ = nullptr;
   uint64_t size_ = 0;
   uint32_t version_ = 0;
