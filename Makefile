@@ -5,7 +5,7 @@ ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
 MODELS ?= $(or $(TINYSERVE_MODELS),$(HOME)/.cache/tinyserve)
 
-.PHONY: all setup build models demo test test-release test-sanitize clean
+.PHONY: all setup build models checkpoints demo test test-release test-sanitize clean
 
 all: build
 
@@ -19,13 +19,17 @@ build: setup
 models: setup
 	scripts/fetch-models
 
+# Random-weight GPT-2, TinyLlama and Gemma 3 1B shaped checkpoints, as SafeTensors and as GGUF (~4 GB, ~1 min).
+checkpoints: setup
+	TINYSERVE_MODELS=$(MODELS) python3 scripts/make-checkpoints.py
+
 demo: build models
 	$(BUILD)/bin/tinyserve run -m $(MODELS)/SmolLM2-135M-Instruct.Q4_1.gguf --chat \
 	  -p "Write three sentences about the ocean." -n 96 --temp 0.7 --seed 1 -t $(JOBS)
 
 test: test-release test-sanitize
 
-test-release: build models
+test-release: build models checkpoints
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 # Sanitizers slow everything ~10x: the model-level tests (label "model") run in the release pass only.

@@ -12,6 +12,8 @@ tests/fixtures/synth_tinyllama_<type>/ppl.json): the same over the first 2 chunk
 The tests regenerate the synth models with the same seed, so the weights match.
 Gemma 3 270M Q4_K_M (tests/fixtures/gemma3_270m_q4_k_m/): greedy.json and ppl.json as for
 SmolLM2, the last prompt in Gemma's chat format, perplexity over the first 4 chunks.
+Random-weight checkpoints of scripts/make-checkpoints.py (tests/fixtures/ckpt_<preset>/ppl.json):
+llama.cpp on each GGUF twin, the same measures over 2 chunks of 128 tokens, top-16.
 """
 import subprocess
 import argparse
@@ -46,11 +48,13 @@ def main():
     ap.add_argument("--ctx", type=int, default=512)
     ap.add_argument("--top-k", type=int, default=8)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--what", choices=["smollm2", "gemma3", "synth", "all"], default="all")
+    ap.add_argument("--what", choices=["smollm2", "gemma3", "synth", "checkpoints", "all"], default="all")
     ap.add_argument("--tinyserve", default="build/bin/tinyserve", help="binary used to make the synth models")
     args = ap.parse_args()
     if args.what in ("synth", "all"):
         synth_fixtures(args)
+    if args.what in ("checkpoints", "all"):
+        checkpoint_fixtures(args)
     if args.what in ("smollm2", "all"):
         real_model_fixtures(args, os.path.join(MODELS_DIR, "SmolLM2-135M-Instruct.Q4_1.gguf"),
                             "tests/fixtures/smollm2_q4_1", PROMPTS + [CHAT_PROMPTS["smollm2"]], 1 << 30)
@@ -101,6 +105,26 @@ def synth_fixtures(args):
                        "oracle": f"llama-cpp-python {llama_cpp.__version__}", "ctx": args.ctx, "chunks": n_chunk,
                        "ppl": ppl, "scored": count, "top_k": 16, "positions": positions}, f, separators=(",", ":"))
         print(f"{qtype}: PPL = {ppl:.6f}", file=sys.stderr)
+
+
+def checkpoint_fixtures(args):
+    import llama_cpp
+    text = open(args.text, encoding="utf-8").read()
+    subprocess.run([sys.executable, "scripts/make-checkpoints.py"], check=True)
+    for preset in ("gpt2-124m", "tinyllama-1.1b-l4", "gemma3-1b-l6"):
+        path = os.path.join(MODELS_DIR, f"{preset}.gguf")
+        n_ctx = 128
+        llm = llama_cpp.Llama(model_path=path, n_ctx=n_ctx, n_batch=n_ctx, n_threads=args.threads,
+                              logits_all=True, verbose=False)
+        ppl, n_chunk, count, positions = record_distributions(llm, text, n_ctx, 2, 16)
+        out = f"tests/fixtures/ckpt_{preset}"
+        os.makedirs(out, exist_ok=True)
+        with open(os.path.join(out, "ppl.json"), "w") as f:
+            json.dump({"model": f"scripts/make-checkpoints.py {preset} --seed 1",
+                       "oracle": f"llama-cpp-python {llama_cpp.__version__}", "ctx": n_ctx, "chunks": n_chunk,
+                       "ppl": ppl, "scored": count, "top_k": 16, "positions": positions}, f, separators=(",", ":"))
+        print(f"{preset}: PPL = {ppl:.6f}", file=sys.stderr)
+        del llm
 
 
 def real_model_fixtures(args, model, out_dir, prompts, max_chunks):

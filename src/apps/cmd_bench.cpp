@@ -193,7 +193,7 @@ void add_bench_commands(CLI::App& app) {
 
   static SpeedArgs speed;
   CLI::App* sp = bench->add_subcommand("speed", "Prompt processing (pp) and generation (tg) tokens/s, llama-bench style");
-  sp->add_option("-m,--model", speed.model, "GGUF model")->required()->check(CLI::ExistingFile);
+  sp->add_option("-m,--model", speed.model, "GGUF file or Hugging Face checkpoint directory")->required()->check(CLI::ExistingPath);
   sp->add_option("-p,--prompt-tokens", speed.prompt, "Prompt length of the pp test (0 skips it)")->check(CLI::Range(0, 65536));
   sp->add_option("-n,--gen-tokens", speed.gen, "Generated tokens of the tg test (0 skips it)")->check(CLI::Range(0, 65536));
   sp->add_option("-r,--repetitions", speed.reps, "Timed repetitions of each test")->check(CLI::Range(1, 1000));
@@ -213,7 +213,7 @@ void add_bench_commands(CLI::App& app) {
 
   static MemoryArgs mem;
   CLI::App* me = bench->add_subcommand("memory", "Weights, KV per token (computed and measured), projections, peak RSS vs RAM");
-  me->add_option("-m,--model", mem.model, "GGUF model")->required()->check(CLI::ExistingFile);
+  me->add_option("-m,--model", mem.model, "GGUF file or Hugging Face checkpoint directory")->required()->check(CLI::ExistingPath);
   me->add_option("--ctx", mem.contexts, "Context lengths, comma-separated")->delimiter(',')->check(CLI::Range(1, 1 << 22));
   me->add_option("--seqs", mem.sequences, "Sequence counts, comma-separated")->delimiter(',')->check(CLI::Range(1, 4096));
   me->add_flag("--json", mem.json, "JSON instead of Markdown");
@@ -221,7 +221,7 @@ void add_bench_commands(CLI::App& app) {
 
   static BatchArgs batch;
   CLI::App* ba = bench->add_subcommand("batch", "Aggregate decode tok/s of N sequences batched by the serving engine");
-  ba->add_option("-m,--model", batch.model, "GGUF model")->required()->check(CLI::ExistingFile);
+  ba->add_option("-m,--model", batch.model, "GGUF file or Hugging Face checkpoint directory")->required()->check(CLI::ExistingPath);
   ba->add_option("--seqs", batch.options.seqs, "Sequence counts, comma-separated")->delimiter(',')->check(CLI::Range(1, 1024));
   ba->add_option("-p,--prompt-tokens", batch.options.prompt, "Prompt tokens per sequence")->check(CLI::Range(1, 65536));
   ba->add_option("-n,--gen-tokens", batch.options.gen, "Generated tokens per sequence")->check(CLI::Range(2, 65536));

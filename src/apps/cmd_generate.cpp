@@ -133,7 +133,7 @@ void chat_command(const GenerateFlags& f) {
 void add_generate_commands(CLI::App& app) {
   auto f = std::make_shared<GenerateFlags>();
   CLI::App* run = app.add_subcommand("run", "Generate text from a prompt");
-  run->add_option("-m,--model", f->model, "GGUF model file")->required()->check(CLI::ExistingFile);
+  run->add_option("-m,--model", f->model, "GGUF file or Hugging Face checkpoint directory")->required()->check(CLI::ExistingPath);
   run->add_option("-p,--prompt", f->prompt, "Prompt text")->required();
   run->add_option("-n,--n-predict", f->n_predict, "Tokens to generate")->check(CLI::Range(0, 1 << 20));
   run->add_flag("--chat", f->chat, "Wrap the prompt in the model's chat template");
@@ -144,7 +144,7 @@ void add_generate_commands(CLI::App& app) {
   auto g = std::make_shared<GenerateFlags>();
   g->n_predict = 512;
   CLI::App* chat = app.add_subcommand("chat", "Interactive chat using the model's chat template");
-  chat->add_option("-m,--model", g->model, "GGUF model file")->required()->check(CLI::ExistingFile);
+  chat->add_option("-m,--model", g->model, "GGUF file or Hugging Face checkpoint directory")->required()->check(CLI::ExistingPath);
   chat->add_option("-n,--n-predict", g->n_predict, "Most tokens per reply")->check(CLI::Range(1, 1 << 20));
   add_sampling_flags(chat, *g);
   chat->callback([g] { chat_command(*g); });

@@ -58,7 +58,7 @@ void perplexity_command(const PerplexityFlags& f) {
 void add_perplexity_command(CLI::App& app) {
   auto f = std::make_shared<PerplexityFlags>();
   CLI::App* cmd = app.add_subcommand("perplexity", "Perplexity of a text, computed as llama.cpp's perplexity tool does");
-  cmd->add_option("-m,--model", f->model, "GGUF model file")->required()->check(CLI::ExistingFile);
+  cmd->add_option("-m,--model", f->model, "GGUF file or Hugging Face checkpoint directory")->required()->check(CLI::ExistingPath);
   cmd->add_option("-f,--file", f->text_file, "Text file")->check(CLI::ExistingFile);
   cmd->add_option("-c,--ctx", f->ctx, "Tokens per chunk")->check(CLI::Range(16, 8192));
   cmd->add_option("--chunks", f->chunks, "Most chunks to evaluate (default: all)")->check(CLI::Range(1, 1 << 20));

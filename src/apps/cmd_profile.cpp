@@ -46,7 +46,7 @@ void run_profile_command(const ProfileArgs& a) {
 void add_profile_command(CLI::App& app) {
   static ProfileArgs args;
   CLI::App* p = app.add_subcommand("profile", "Where the time goes: phases, layers, ops, matmul shapes");
-  p->add_option("-m,--model", args.model, "GGUF model")->required()->check(CLI::ExistingFile);
+  p->add_option("-m,--model", args.model, "GGUF file or Hugging Face checkpoint directory")->required()->check(CLI::ExistingPath);
   p->add_option("--prompt-len", args.options.prompt_tokens, "Prompt tokens (random ids)")->check(CLI::Range(1, 65536));
   p->add_option("--gen", args.options.gen_tokens, "Generated tokens (greedy)")->check(CLI::Range(0, 65536));
   p->add_option("--seed", args.options.seed, "Seed of the random prompt");

@@ -87,7 +87,7 @@ void serve_command(const ServeFlags& f) {
 void add_serve_command(CLI::App& app) {
   auto f = std::make_shared<ServeFlags>();
   CLI::App* cmd = app.add_subcommand("serve", "OpenAI-compatible HTTP server with continuous batching and a chat page");
-  cmd->add_option("-m,--model", f->model, "GGUF model file")->required()->check(CLI::ExistingFile);
+  cmd->add_option("-m,--model", f->model, "GGUF file or Hugging Face checkpoint directory")->required()->check(CLI::ExistingPath);
   cmd->add_option("--host", f->host, "Address to listen on");
   cmd->add_option("--port", f->port, "Port (0: any free port, printed at start)")->check(CLI::Range(0, 65535));
   cmd->add_option("--api-key", f->api_key, "Require 'Authorization: Bearer KEY' on /v1 routes (or set TINYSERVE_API_KEY)");

@@ -54,7 +54,7 @@ void run_sweep_command(const SweepArgs& a) {
 void add_sweep_command(CLI::App& app) {
   static SweepArgs args;
   CLI::App* s = app.add_subcommand("sweep", "TTFT, decode latency, memory and KV size against context: CSV, plots, report");
-  s->add_option("-m,--model", args.model, "GGUF model")->required()->check(CLI::ExistingFile);
+  s->add_option("-m,--model", args.model, "GGUF file or Hugging Face checkpoint directory")->required()->check(CLI::ExistingPath);
   s->add_option("--ctx", args.contexts, "Context lengths, comma-separated")->delimiter(',')->check(CLI::Range(2, 1 << 20));
   s->add_option("--gen", args.gen, "Generated tokens per context (the prompt is ctx - gen)")->check(CLI::Range(1, 65536));
   s->add_option("--out", args.out, "Directory for sweep.csv, the PNG plots and report.md")->required();

@@ -13,6 +13,7 @@
 #include "apps/common.h"
 #include "base/error.h"
 #include "model/config.h"
+#include "model/hf_import.h"
 #include "quant/quantize.h"
 
 namespace ts {
@@ -43,11 +44,15 @@ void tokenize_command(const TokenizeFlags& f) {
 }
 
 void inspect_command(const std::string& path, bool json) {
-  auto f = gguf::GgufFile::open(path);
+  auto f = open_model_file(path);
+  const bool imported = is_hf_checkpoint(path);
   nlohmann::json j;
   j["file"] = path;
-  j["gguf_version"] = f->version();
-  j["file_bytes"] = f->file_size();
+  j["format"] = imported ? "safetensors" : "gguf";
+  if (!imported) {
+    j["gguf_version"] = f->version();
+    j["file_bytes"] = f->file_size();
+  }
   uint64_t weight_bytes = 0;
   std::map<std::string, uint64_t> by_type;
   nlohmann::json tensors = nlohmann::json::array();
@@ -76,8 +81,11 @@ void inspect_command(const std::string& path, bool json) {
     std::cout << j.dump(2) << "\n";
     return;
   }
-  std::printf("file        %s (GGUF v%u, %.1f MiB)\n", path.c_str(), f->version(),
-              static_cast<double>(f->file_size()) / 1048576.0);
+  if (imported) {
+    std::printf("file        %s (Hugging Face checkpoint: %s)\n", path.c_str(), f->path().c_str());
+  } else {
+    std::printf("file        %s (GGUF v%u, %.1f MiB)\n", path.c_str(), f->version(), static_cast<double>(f->file_size()) / 1048576.0);
+  }
   if (j.contains("config")) {
     const auto& c = j["config"];
     std::printf("arch        %s  \"%s\"\n", c["arch"].get<std::string>().c_str(), c["name"].get<std::string>().c_str());
@@ -108,8 +116,8 @@ void inspect_command(const std::string& path, bool json) {
 // Compares the tensors of two GGUF files: byte-identical data, or else the difference of the
 // dequantized values. Exit status 1 when any tensor is missing or differs.
 int diff_command(const std::string& path_a, const std::string& path_b) {
-  auto a = gguf::GgufFile::open(path_a);
-  auto b = gguf::GgufFile::open(path_b);
+  auto a = open_model_file(path_a);
+  auto b = open_model_file(path_b);
   int identical = 0, differ = 0, missing = 0;
   std::vector<float> ra, rb;
   for (const auto& ta : a->tensors()) {
@@ -219,7 +227,7 @@ void add_tool_commands(CLI::App& app) {
   };
   auto i = std::make_shared<InspectFlags>();
   CLI::App* ins = app.add_subcommand("inspect", "Show a GGUF file's architecture, dimensions, tensors and vocabulary");
-  ins->add_option("-m,--model", i->path, "GGUF file")->required()->check(CLI::ExistingFile);
+  ins->add_option("-m,--model", i->path, "GGUF file or Hugging Face checkpoint directory")->required()->check(CLI::ExistingPath);
   ins->add_flag("--json", i->json, "Machine-readable output");
   ins->add_option("--activations", i->activations,
                   "Run --prompt once and write every intermediate tensor (raw f32 + index.tsv) to this folder");
@@ -227,8 +235,8 @@ void add_tool_commands(CLI::App& app) {
   ins->add_option("--token-ids", i->token_ids, "Token ids for --activations instead of a prompt (e.g. 1,2,3)")
       ->delimiter(',');
   ins->add_option("--diff", i->diff,
-                  "Compare every tensor with this second GGUF file (byte-identical, or dequantized difference)")
-      ->check(CLI::ExistingFile);
+                  "Compare every tensor with this second model (byte-identical, or dequantized difference)")
+      ->check(CLI::ExistingPath);
   add_threads_flag(ins, i->threads);
   ins->callback([i] {
     if (!i->diff.empty()) {

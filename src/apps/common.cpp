@@ -5,14 +5,25 @@
 
 #include "base/error.h"
 #include "base/timer.h"
+#include "model/hf_import.h"
 
 namespace ts {
+
+namespace {
+
+// The GGUF file's own vocabulary, or a Hugging Face checkpoint's tokenizer.json.
+Vocab load_vocab(const gguf::GgufFile& file, const std::string& path) {
+  if (!is_hf_checkpoint(path)) return Vocab::from_gguf(file);
+  fail("{}: reading tokenizer.json is not supported yet", path);
+}
+
+}  // namespace
 
 LoadedModel load_everything(const std::string& path, int threads, int64_t max_batch) {
   LoadedModel m;
   const double t0 = now_ms();
-  m.file = gguf::GgufFile::open(path);
-  m.tokenizer = std::make_unique<Tokenizer>(Vocab::from_gguf(*m.file));
+  m.file = open_model_file(path);
+  m.tokenizer = std::make_unique<Tokenizer>(load_vocab(*m.file, path));
   m.pool = std::make_unique<ThreadPool>(threads);
   m.model = load_model(*m.file, *m.pool, ModelOptions{max_batch});
   if (m.model->config().n_vocab != m.tokenizer->size()) {

@@ -16,6 +16,20 @@ void rms_norm(const float* x, const float* weight, float* out, int64_t n, float 
   for (int64_t i = 0; i < n; ++i) out[i] = x[i] * scale * weight[i];
 }
 
+void layer_norm(const float* x, const float* weight, const float* bias, float* out, int64_t n, float eps) {
+  // Sums in double, centred values and their squares in float, as llama.cpp's norm does.
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i]);
+  const float mean = static_cast<float>(sum / static_cast<double>(n));
+  double sum2 = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    out[i] = x[i] - mean;
+    sum2 += static_cast<double>(out[i] * out[i]);
+  }
+  const float scale = 1.0f / std::sqrt(static_cast<float>(sum2 / static_cast<double>(n)) + eps);
+  for (int64_t i = 0; i < n; ++i) out[i] = out[i] * scale * weight[i] + (bias != nullptr ? bias[i] : 0.0f);
+}
+
 void rope_table(float* cos_sin, int64_t n_rot, int64_t pos, float freq_base, float freq_scale,
                 const float* freq_factors) {
   // theta_i = pos * base^(-2i/n_rot), accumulated in float by repeated multiplication the way
@@ -70,6 +84,14 @@ void geglu(float* gate, const float* up, int64_t n) {
     const float x = gate[i];
     const float g = x <= -10.0f ? 0.0f : x >= 10.0f ? x : fp16_to_f32(table[f32_to_fp16(x)]);
     gate[i] = g * up[i];
+  }
+}
+
+void gelu(float* x, int64_t n) {
+  const std::vector<uint16_t>& table = gelu_f16_table();
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = x[i];
+    x[i] = v <= -10.0f ? 0.0f : v >= 10.0f ? v : fp16_to_f32(table[f32_to_fp16(v)]);
   }
 }
 

@@ -15,6 +15,9 @@ void rope_table(float* cos_sin, int64_t n_rot, int64_t pos, float freq_base, flo
 // rotates (x[i], x[i + n_rot/2]). Only the first n_rot dims rotate.
 void rope_apply(float* head, const float* cos_sin, int64_t n_rot, bool neox);
 
+// out = (x - mean(x)) / sqrt(var(x) + eps) * weight + bias (bias may be null)
+void layer_norm(const float* x, const float* weight, const float* bias, float* out, int64_t n, float eps);
+
 // x += y
 void add_inplace(float* x, const float* y, int64_t n);
 
@@ -22,5 +25,7 @@ void add_inplace(float* x, const float* y, int64_t n);
 // CPU backend does: the input rounded to f16 and the result looked up in a table of f16 values
 // (inputs below -10 give 0, above 10 the input), so Gemma's FFN matches it closely.
 void geglu(float* gate, const float* up, int64_t n);
+// x[i] = gelu(x[i]), evaluated as geglu evaluates it (GPT-2's FFN).
+void gelu(float* x, int64_t n);
 
 }  // namespace ts

@@ -27,6 +27,7 @@ void Decoder::load_embeddings(const gguf::GgufFile& f) {
   const ModelConfig& c = cfg_;
   token_embd_ = load_matrix(f, "token_embd.weight", c.n_vocab, c.n_embd);
   output_norm_ = load_vector(f, "output_norm.weight", c.n_embd);
+  if (has_tensor(f, "output_norm.bias")) output_norm_b_ = load_vector(f, "output_norm.bias", c.n_embd);
   output_ = has_tensor(f, "output.weight") ? load_matrix(f, "output.weight", c.n_vocab, c.n_embd) : token_embd_;
 }
 
@@ -121,6 +122,13 @@ void Decoder::norm_rows(const char* name, int64_t il, const std::vector<float>& 
   perf::Zone zone(name, il);
   const int64_t E = cfg_.n_embd;
   for (int64_t t = 0; t < n; ++t) rms_norm(in + t * E, weight.data(), h_.data() + t * E, E, cfg_.norm_eps);
+}
+
+void Decoder::layer_norm_rows(const char* name, int64_t il, const std::vector<float>& weight,
+                              const std::vector<float>& bias, const float* in, int64_t n) {
+  perf::Zone zone(name, il);
+  const int64_t E = cfg_.n_embd;
+  for (int64_t t = 0; t < n; ++t) layer_norm(in + t * E, weight.data(), bias.data(), h_.data() + t * E, E, cfg_.norm_eps);
 }
 
 void Decoder::residual(int64_t il, int64_t n) {
@@ -243,7 +251,12 @@ void Decoder::output_logits(std::span<const SeqChunk> chunks, float* logits) {
     for (const SeqChunk& ch : chunks) {
       const int64_t first = ch.logits == LogitRows::kAll ? t0 : ch.logits == LogitRows::kLast ? t0 + ch.n_tokens - 1 : t0 + ch.n_tokens;
       for (int64_t t = first; t < t0 + ch.n_tokens; ++t) {
-        rms_norm(x_.data() + t * E, output_norm_.data(), h_.data() + rows++ * E, E, cfg_.norm_eps);
+        float* out = h_.data() + rows++ * E;
+        if (output_norm_b_.empty()) {
+          rms_norm(x_.data() + t * E, output_norm_.data(), out, E, cfg_.norm_eps);
+        } else {
+          layer_norm(x_.data() + t * E, output_norm_.data(), output_norm_b_.data(), out, E, cfg_.norm_eps);
+        }
       }
       t0 += ch.n_tokens;
     }

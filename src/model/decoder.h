@@ -27,7 +27,7 @@ class Decoder : public Model {
 
   Decoder(ModelConfig cfg, ThreadPool& pool, int64_t max_batch);
 
-  // token_embd_, output_norm_ and output_ (token_embd_ when the file has no output.weight).
+  // token_embd_, output_norm_ (and its bias if any) and output_ (token_embd_ when the file has no output.weight).
   void load_embeddings(const gguf::GgufFile& f);
   // Repacks `layer_matrices` and output_ into the interleaved layout the fast kernels read (the
   // embedding table stays as mapped: only single rows of it are looked up), then sizes the
@@ -43,6 +43,9 @@ class Decoder : public Model {
   void embed(const WeightMatrix& table, int64_t n, float scale);
   // h = RMSNorm(in) * weight, row by row ([n, n_embd]; in may be h_ itself).
   void norm_rows(const char* name, int64_t il, const std::vector<float>& weight, const float* in, int64_t n);
+  // h = LayerNorm(in) * weight + bias, row by row ([n, n_embd]).
+  void layer_norm_rows(const char* name, int64_t il, const std::vector<float>& weight, const std::vector<float>& bias,
+                       const float* in, int64_t n);
   // x += h
   void residual(int64_t il, int64_t n);
   // Rotates each token's query and key heads for its position (q_, k_).
@@ -52,7 +55,8 @@ class Decoder : public Model {
   // attn_ = softmax(q · K^T * kq_scale) · V per head over each token's visible positions: all
   // earlier ones, or with window > 0 the last `window` (its own included).
   void attention(std::span<const SeqChunk> chunks, const KvStore& kv, int64_t il, float kq_scale, int64_t window);
-  // logits = output_ · RMSNorm(x) * output_norm_ for the rows each chunk's LogitRows asks for.
+  // logits = output_ · RMSNorm(x) * output_norm_ (LayerNorm with output_norm_b_ when the file
+  // has output_norm.bias) for the rows each chunk's LogitRows asks for.
   void output_logits(std::span<const SeqChunk> chunks, float* logits);
 
   void linear(const char* name, int64_t il, const WeightMatrix& w, const float* in, int64_t rows, float* out);
@@ -66,6 +70,7 @@ class Decoder : public Model {
   WeightMatrix token_embd_;         // [n_vocab, n_embd]
   WeightMatrix output_;             // [n_vocab, n_embd] (token_embd_ when tied)
   std::vector<float> output_norm_;  // [n_embd]
+  std::vector<float> output_norm_b_;  // [n_embd] or empty: the final norm is an RMSNorm
   PackedWeights packed_;            // owns the repacked matrices the layers point into
 
   // Activations, preallocated for max_batch_ tokens: no allocation per forward call.

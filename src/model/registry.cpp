@@ -1,6 +1,7 @@
 #include "base/error.h"
 #include "formats/gguf/gguf_reader.h"
 #include "model/gemma3.h"
+#include "model/gpt2.h"
 #include "model/llama.h"
 #include "model/model.h"
 
@@ -10,7 +11,8 @@ std::unique_ptr<Model> load_model(const gguf::GgufFile& file, ThreadPool& pool, 
   const std::string arch = file.get_string("general.architecture");
   if (arch == "llama") return make_llama(file, pool, options);
   if (arch == "gemma3") return make_gemma3(file, pool, options);
-  fail("{}: architecture '{}' is not supported (supported: llama, gemma3)", file.path(), arch);
+  if (arch == "gpt2") return make_gpt2(file, pool, options);
+  fail("{}: architecture '{}' is not supported (supported: llama, gemma3, gpt2)", file.path(), arch);
 }
 
 }  // namespace ts

@@ -79,7 +79,7 @@ inline FixtureComparison compare_with_fixture(LoadedModel& m, const nlohmann::js
   r.ref_ppl = ref["ppl"].get<double>();
   r.mean_kl = kl_sum / static_cast<double>(count);
   r.same_top = static_cast<double>(same_top) / static_cast<double>(count);
-  std::printf("PPL ours %.4f llama.cpp %.4f (%.3f%%); mean KL %.6f; same top %.2f%% over %lld positions\n", r.ppl,
+  std::printf("PPL ours %.4f llama.cpp %.4f (%.3f%%); mean KL %.3g; same top %.2f%% over %lld positions\n", r.ppl,
               r.ref_ppl, 100.0 * std::fabs(r.ppl / r.ref_ppl - 1.0), r.mean_kl, 100.0 * r.same_top,
               static_cast<long long>(count));
   return r;
