@@ -19,6 +19,11 @@ real model's shape):
   tinyllama-1.1b-l4   TinyLlama 1.1B shapes, 4 of 22 layers, F16, in two shards
   gemma3-1b-l6        Gemma 3 1B shapes, 6 of 26 layers (5 local + 1 global), F32, sliding
                       window 32 so that short tests cross it
+Each hf-<preset>/ also gets a tokenizer.json (and tokenizer_config.json) built with PyPI
+`tokenizers` from that GGUF vocabulary, as Hugging Face's own converters lay them out: byte-level
+BPE for GPT-2; BPE with byte fallback and merges extracted from the SentencePiece scores for
+Llama and Gemma. tokenizers/smollm2/tokenizer.json is SmolLM2's vocabulary the same way (byte-level
+BPE, digits split one by one). The tokenizer tests compare tinyserve with `tokenizers` on these.
 Deterministic: the same seed gives the same bytes (numpy's PCG64 uniform stream).
 """
 import argparse
@@ -29,7 +34,7 @@ import sys
 
 import numpy as np
 
-FORMAT_VERSION = 4  # bump when the weights a preset gets change, so caches are rewritten
+FORMAT_VERSION = 5  # bump when the weights a preset gets change, so caches are rewritten
 MODELS_DIR = os.environ.get("TINYSERVE_MODELS", os.path.expanduser("~/.cache/tinyserve"))
 SHARED_VOCAB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "testdata", "vocab")
 
@@ -237,10 +242,7 @@ def write_gguf(name, tensors, path):
         else:
             w.add_rope_dimension_count(c["hidden_size"] // c["num_attention_heads"])
     w.add_vocab_size(c["vocab_size"])
-    vocab = os.path.join(SHARED_VOCAB, p["vocab_from"])
-    if not os.path.exists(vocab):
-        vocab = os.path.join(MODELS_DIR, p["vocab_from"])
-    copy_vocab(w, vocab)
+    copy_vocab(w, vocab_file(p["vocab_from"]))
     for n, a in tensors.items():
         # llama.cpp keeps 1-D tensors (norms, biases) in f32 whatever the matrices' type.
         w.add_tensor(n, a if a.ndim == 1 else a.astype(p["dtype"]))
@@ -276,12 +278,103 @@ def write_hf(name, tensors, out_dir):
         json.dump({"metadata": {"total_size": total}, "weight_map": weight_map}, f, indent=1)
 
 
+def read_gguf_vocab(path):
+    import gguf
+    r = gguf.GGUFReader(path)
+    get = lambda k, d=None: r.fields[k].contents() if k in r.fields else d
+    return dict(model=get("tokenizer.ggml.model"), pre=get("tokenizer.ggml.pre"), tokens=get("tokenizer.ggml.tokens"),
+                scores=get("tokenizer.ggml.scores"), types=get("tokenizer.ggml.token_type"),
+                merges=get("tokenizer.ggml.merges"), bos=get("tokenizer.ggml.bos_token_id"),
+                eos=get("tokenizer.ggml.eos_token_id"), unk=get("tokenizer.ggml.unknown_token_id"),
+                add_space_prefix=get("tokenizer.ggml.add_space_prefix", True))
+
+
+def spm_merges(tokens, scores, types):
+    """Merges implied by a SentencePiece vocabulary: every split of a piece into two pieces of the
+    vocabulary, pieces in order of score (highest first), splits of one piece by their ids."""
+    vocab = {}
+    for i, t in enumerate(tokens):
+        vocab.setdefault(t, i)
+    merges = []
+    order = sorted(range(len(tokens)), key=lambda i: (-scores[i], i))
+    for i in order:
+        if types[i] != 1:  # normal pieces only: control, byte and user-defined ones are never merged into
+            continue
+        piece = tokens[i]
+        local = []
+        for k in range(1, len(piece)):
+            left, right = piece[:k], piece[k:]
+            if left in vocab and right in vocab:
+                local.append((vocab[left], vocab[right], left, right))
+        local.sort()
+        merges.extend((l, r) for _, _, l, r in local)
+    return merges
+
+
+def build_tokenizer(vocab_path, out_dir):
+    """tokenizer.json + tokenizer_config.json for a GGUF vocabulary."""
+    from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    v = read_gguf_vocab(vocab_path)
+    tokens, types = v["tokens"], v["types"] or [1] * len(v["tokens"])
+    vocab = {}
+    for i, t in enumerate(tokens):
+        vocab.setdefault(t, i)
+    special = [AddedToken(tokens[i], special=True, normalized=False) for i in range(len(tokens)) if types[i] == 3]
+    user = [AddedToken(tokens[i], special=False, normalized=False) for i in range(len(tokens)) if types[i] == 4]
+    if v["model"] == "gpt2":
+        merges = [tuple(m.split(" ", 1)) for m in v["merges"]]
+        tk = Tokenizer(models.BPE(vocab=vocab, merges=merges))
+        byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+        if v["pre"] == "smollm":
+            tk.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True), byte_level])
+        elif v["pre"] in ("gpt-2", "default", None):
+            tk.pre_tokenizer = byte_level
+        else:
+            raise SystemExit(f"{vocab_path}: no tokenizer.json recipe for pre-tokenizer {v['pre']!r}")
+        tk.decoder = decoders.ByteLevel()
+    elif v["model"] == "llama":
+        merges = spm_merges(tokens, v["scores"], types)
+        tk = Tokenizer(models.BPE(vocab=vocab, merges=merges, unk_token=tokens[v["unk"] or 0], fuse_unk=True,
+                                  byte_fallback=True))
+        steps = [normalizers.Replace(" ", "\u2581")]
+        if v["add_space_prefix"]:
+            steps.insert(0, normalizers.Prepend("\u2581"))
+        tk.normalizer = normalizers.Sequence(steps)
+        tk.decoder = decoders.Sequence([decoders.Replace("\u2581", " "), decoders.ByteFallback(), decoders.Fuse()]
+                                       + ([decoders.Strip(" ", 1, 0)] if v["add_space_prefix"] else []))
+        bos = tokens[v["bos"]]
+        tk.post_processor = processors.TemplateProcessing(single=f"{bos} $A", pair=f"{bos} $A {bos} $B",
+                                                          special_tokens=[(bos, v["bos"])])
+    else:
+        raise SystemExit(f"{vocab_path}: tokenizer model {v['model']!r} has no tokenizer.json recipe")
+    tk.add_special_tokens(special)
+    tk.add_tokens(user)
+    os.makedirs(out_dir, exist_ok=True)
+    tk.save(os.path.join(out_dir, "tokenizer.json"))
+    config = {"tokenizer_class": "PreTrainedTokenizerFast"}
+    if v["bos"] is not None:
+        config["bos_token"] = tokens[v["bos"]]
+    if v["eos"] is not None:
+        config["eos_token"] = tokens[v["eos"]]
+    with open(os.path.join(out_dir, "tokenizer_config.json"), "w") as f:
+        json.dump(config, f, indent=1)
+
+
+def vocab_file(name):
+    path = os.path.join(SHARED_VOCAB, name)
+    return path if os.path.exists(path) else os.path.join(MODELS_DIR, name)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("presets", nargs="*", default=list(PRESETS), help=f"of {list(PRESETS)}")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", default=MODELS_DIR)
     args = ap.parse_args()
+    smollm2 = os.path.join(args.out, "tokenizers", "smollm2")
+    if not os.path.exists(os.path.join(smollm2, "tokenizer.json")):
+        build_tokenizer(os.path.join(MODELS_DIR, "SmolLM2-135M-Instruct.Q4_1.gguf"), smollm2)
+        print("make-checkpoints: wrote tokenizers/smollm2")
     for name in args.presets:
         if name not in PRESETS:
             sys.exit(f"unknown preset {name!r} (choose from {list(PRESETS)})")
@@ -295,6 +388,7 @@ def main():
         print(f"make-checkpoints: writing {name} (seed {args.seed})")
         tensors = hf_tensors(name, Init(args.seed))
         write_hf(name, tensors, hf_dir)
+        build_tokenizer(vocab_file(PRESETS[name]["vocab_from"]), hf_dir)
         write_gguf(name, gguf_tensors(name, tensors), gguf_path + ".part")
         os.replace(gguf_path + ".part", gguf_path)
         digest = hashlib.sha256()

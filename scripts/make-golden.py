@@ -14,6 +14,9 @@ Gemma 3 270M Q4_K_M (tests/fixtures/gemma3_270m_q4_k_m/): greedy.json and ppl.js
 SmolLM2, the last prompt in Gemma's chat format, perplexity over the first 4 chunks.
 Random-weight checkpoints of scripts/make-checkpoints.py (tests/fixtures/ckpt_<preset>/ppl.json):
 llama.cpp on each GGUF twin, the same measures over 2 chunks of 128 tokens, top-16.
+tokenizer.json files of those checkpoints and of SmolLM2 (tests/fixtures/tokenizer_json/<name>.json):
+1000 random strings (mixed scripts, emoji, whitespace runs, digits, punctuation) and the ids PyPI
+`tokenizers` gives for them (no special tokens added).
 """
 import subprocess
 import argparse
@@ -48,13 +51,15 @@ def main():
     ap.add_argument("--ctx", type=int, default=512)
     ap.add_argument("--top-k", type=int, default=8)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--what", choices=["smollm2", "gemma3", "synth", "checkpoints", "all"], default="all")
+    ap.add_argument("--what", choices=["smollm2", "gemma3", "synth", "checkpoints", "tokenizers", "all"], default="all")
     ap.add_argument("--tinyserve", default="build/bin/tinyserve", help="binary used to make the synth models")
     args = ap.parse_args()
     if args.what in ("synth", "all"):
         synth_fixtures(args)
     if args.what in ("checkpoints", "all"):
         checkpoint_fixtures(args)
+    if args.what in ("tokenizers", "all"):
+        tokenizer_fixtures()
     if args.what in ("smollm2", "all"):
         real_model_fixtures(args, os.path.join(MODELS_DIR, "SmolLM2-135M-Instruct.Q4_1.gguf"),
                             "tests/fixtures/smollm2_q4_1", PROMPTS + [CHAT_PROMPTS["smollm2"]], 1 << 30)
@@ -105,6 +110,59 @@ def synth_fixtures(args):
                        "oracle": f"llama-cpp-python {llama_cpp.__version__}", "ctx": args.ctx, "chunks": n_chunk,
                        "ppl": ppl, "scored": count, "top_k": 16, "positions": positions}, f, separators=(",", ":"))
         print(f"{qtype}: PPL = {ppl:.6f}", file=sys.stderr)
+
+
+# Building blocks of the random strings: every script and character class a tokenizer treats
+# differently (letters, marks, digits of several systems, punctuation, symbols, emoji with
+# modifiers and joiners, whitespace of every kind).
+PIECES = [
+    "the", "The", "quick", "don't", "we'll", "I'm", "O'Neil", "HTTP", "camelCase", "snake_case", "e-mail", "naïve",
+    "café", "Zürich", "straße", "ÆØÅ", "ﬁnance", "Ελληνικά", "русский", "Український", "עברית", "العربية", "हिन्दी",
+    "தமிழ்", "ไทย", "日本語", "中文字符", "한국어", "ひらがな", "カタカナ", "ქართული", "Ա", "ß", "İstanbul",
+    "0", "7", "42", "1234", "3.14159", "1,000,000", "२०२४", "٣٤٥", "½", "²", "Ⅻ",
+    "!", "?", "...", "—", "–", "«»", "“quoted”", "(", ")", "[x]", "{}", "<tag>", "</s>", "#", "$9.99", "%", "&&", "||",
+    "->", "=>", "::", "@user", "~/path/to/file.txt", "C:\\dir", "a+b=c", "^_^", "\\n",
+    "😀", "👍🏽", "👨‍👩‍👧", "🇫🇷", "❤️", "✓", "∑", "∞", "€", "©", "\u200b", "\u00a0", "\u3000",
+    " ", "  ", "   ", "\t", "\n", "\n\n", "\r\n", " \n ", "\t\t", "    ",
+]
+
+
+def random_strings(n, seed):
+    import random
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        k = rng.randint(1, 12)
+        parts = []
+        for _ in range(k):
+            r = rng.random()
+            if r < 0.65:
+                parts.append(rng.choice(PIECES))
+            elif r < 0.8:
+                parts.append(" ")
+            elif r < 0.9:  # random code points of the Basic Multilingual Plane, surrogates excluded
+                cp = rng.randint(0x20, 0xFFFF)
+                parts.append(chr(cp) if not 0xD800 <= cp <= 0xDFFF else "?")
+            else:
+                parts.append(str(rng.randint(0, 10 ** rng.randint(1, 9))))
+        out.append("".join(parts))
+    return out
+
+
+def tokenizer_fixtures():
+    import tokenizers
+    subprocess.run([sys.executable, "scripts/make-checkpoints.py"], check=True)
+    sources = {"gpt2": "hf-gpt2-124m", "llama_spm": "hf-tinyllama-1.1b-l4", "gemma3": "hf-gemma3-1b-l6",
+               "smollm2": os.path.join("tokenizers", "smollm2")}
+    os.makedirs("tests/fixtures/tokenizer_json", exist_ok=True)
+    for i, (name, sub) in enumerate(sources.items()):
+        tk = tokenizers.Tokenizer.from_file(os.path.join(MODELS_DIR, sub, "tokenizer.json"))
+        cases = [{"text": t, "ids": tk.encode(t, add_special_tokens=False).ids} for t in random_strings(1000, 100 + i)]
+        with open(f"tests/fixtures/tokenizer_json/{name}.json", "w", encoding="utf-8") as f:
+            json.dump({"tokenizer": sub + "/tokenizer.json (scripts/make-checkpoints.py)",
+                       "oracle": f"tokenizers {tokenizers.__version__}", "cases": cases}, f, ensure_ascii=False,
+                      separators=(",", ":"))
+        print(f"{name}: {len(cases)} strings, {sum(len(c['ids']) for c in cases)} tokens", file=sys.stderr)
 
 
 def checkpoint_fixtures(args):

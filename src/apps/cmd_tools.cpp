@@ -26,8 +26,7 @@ struct TokenizeFlags {
 };
 
 void tokenize_command(const TokenizeFlags& f) {
-  auto file = gguf::GgufFile::open(f.model);
-  Tokenizer tok(Vocab::from_gguf(*file));
+  Tokenizer tok(load_vocab(f.model));
   const int sources = (!f.prompt.empty() ? 1 : 0) + (!f.file.empty() ? 1 : 0) + (f.from_stdin ? 1 : 0);
   if (sources != 1) fail("give exactly one of -p TEXT, -f FILE or --stdin");
   std::string text = f.prompt;
@@ -210,7 +209,7 @@ void dump_activations(const std::string& path, const std::string& prompt, const 
 void add_tool_commands(CLI::App& app) {
   auto f = std::make_shared<TokenizeFlags>();
   CLI::App* tok = app.add_subcommand("tokenize", "Tokenize text with a model's vocabulary");
-  tok->add_option("-m,--model", f->model, "GGUF file (model or vocabulary)")->required()->check(CLI::ExistingFile);
+  tok->add_option("-m,--model", f->model, "GGUF file, Hugging Face checkpoint directory or tokenizer.json")->required()->check(CLI::ExistingPath);
   tok->add_option("-p,--prompt", f->prompt, "Text to tokenize");
   tok->add_option("-f,--file", f->file, "Read the text from a file")->check(CLI::ExistingFile);
   tok->add_flag("--stdin", f->from_stdin, "Read the text from standard input");

@@ -1,5 +1,6 @@
 #include "apps/common.h"
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -11,19 +12,31 @@ namespace ts {
 
 namespace {
 
-// The GGUF file's own vocabulary, or a Hugging Face checkpoint's tokenizer.json.
-Vocab load_vocab(const gguf::GgufFile& file, const std::string& path) {
-  if (!is_hf_checkpoint(path)) return Vocab::from_gguf(file);
-  fail("{}: reading tokenizer.json is not supported yet", path);
+// A Hugging Face checkpoint's tokenizer.json (path: the checkpoint or the tokenizer.json itself).
+Vocab hf_vocab(const std::string& path) {
+  namespace fs = std::filesystem;
+  if (fs::path(path).filename() == "tokenizer.json") return Vocab::from_tokenizer_json(path);
+  const fs::path dir = fs::is_directory(path) ? fs::path(path) : fs::path(path).parent_path();
+  if (!fs::exists(dir / "tokenizer.json")) fail("{}: no tokenizer.json beside the weights", path);
+  return Vocab::from_tokenizer_json((dir / "tokenizer.json").string());
+}
+
+bool is_tokenizer_json(const std::string& path) {
+  return std::filesystem::path(path).filename() == "tokenizer.json";
 }
 
 }  // namespace
+
+Vocab load_vocab(const std::string& path) {
+  if (is_tokenizer_json(path) || is_hf_checkpoint(path)) return hf_vocab(path);
+  return Vocab::from_gguf(*gguf::GgufFile::open(path));
+}
 
 LoadedModel load_everything(const std::string& path, int threads, int64_t max_batch) {
   LoadedModel m;
   const double t0 = now_ms();
   m.file = open_model_file(path);
-  m.tokenizer = std::make_unique<Tokenizer>(load_vocab(*m.file, path));
+  m.tokenizer = std::make_unique<Tokenizer>(is_hf_checkpoint(path) ? hf_vocab(path) : Vocab::from_gguf(*m.file));
   m.pool = std::make_unique<ThreadPool>(threads);
   m.model = load_model(*m.file, *m.pool, ModelOptions{max_batch});
   if (m.model->config().n_vocab != m.tokenizer->size()) {

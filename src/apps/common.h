@@ -20,7 +20,11 @@ struct LoadedModel {
   double load_ms = 0.0;
 };
 
+// path: a GGUF file or a Hugging Face checkpoint (directory, config.json or weights file).
 LoadedModel load_everything(const std::string& path, int threads, int64_t max_batch);
+
+// The tokenizer vocabulary of a GGUF file, a Hugging Face checkpoint or a tokenizer.json.
+Vocab load_vocab(const std::string& path);
 
 // -t/--threads with validation and the default (physical cores available to this process).
 void add_threads_flag(CLI::App* cmd, int& threads);

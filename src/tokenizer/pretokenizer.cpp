@@ -118,25 +118,34 @@ struct PreTokenizer::Rule {
 
 PreTokenizer::PreTokenizer(const std::string& name) : name_(name.empty() ? "default" : name) {
   for (const std::string& pattern : patterns_for(name_)) {
-    auto rule = std::make_unique<Rule>();
     const bool has_category = pattern.find("\\p{") != std::string::npos;
-    rule->mode = (pattern == kGpt2 || pattern == kLlama3) ? Mode::kExact
-                 : has_category                          ? Mode::kCollapsed
-                                                         : Mode::kRaw;
-    const std::string compiled = rule->mode == Mode::kCollapsed ? collapse_pattern(pattern) : pattern;
-    uint32_t options = PCRE2_UTF | PCRE2_DOLLAR_ENDONLY;
-    if (rule->mode == Mode::kExact) options |= PCRE2_UCP;
-    int err = 0;
-    PCRE2_SIZE err_off = 0;
-    rule->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(compiled.data()), compiled.size(), options, &err,
-                               &err_off, nullptr);
-    if (rule->code == nullptr) {
-      PCRE2_UCHAR msg[256];
-      pcre2_get_error_message(err, msg, sizeof msg);
-      fail("pre-tokenizer '{}': pattern does not compile at {}: {}", name_, err_off, reinterpret_cast<char*>(msg));
-    }
-    rules_.push_back(std::move(rule));
+    const Mode mode = (pattern == kGpt2 || pattern == kLlama3) ? Mode::kExact
+                      : has_category                          ? Mode::kCollapsed
+                                                              : Mode::kRaw;
+    add_rule(pattern, static_cast<int>(mode));
   }
+}
+
+PreTokenizer::PreTokenizer(const std::string& name, const std::vector<std::string>& patterns) : name_(name) {
+  for (const std::string& pattern : patterns) add_rule(pattern, static_cast<int>(Mode::kExact));
+}
+
+void PreTokenizer::add_rule(const std::string& pattern, int mode) {
+  auto rule = std::make_unique<Rule>();
+  rule->mode = static_cast<Mode>(mode);
+  const std::string compiled = rule->mode == Mode::kCollapsed ? collapse_pattern(pattern) : pattern;
+  uint32_t options = PCRE2_UTF | PCRE2_DOLLAR_ENDONLY;
+  if (rule->mode == Mode::kExact) options |= PCRE2_UCP;
+  int err = 0;
+  PCRE2_SIZE err_off = 0;
+  rule->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(compiled.data()), compiled.size(), options, &err, &err_off,
+                             nullptr);
+  if (rule->code == nullptr) {
+    PCRE2_UCHAR msg[256];
+    pcre2_get_error_message(err, msg, sizeof msg);
+    fail("pre-tokenizer '{}': pattern does not compile at {}: {}", name_, err_off, reinterpret_cast<char*>(msg));
+  }
+  rules_.push_back(std::move(rule));
 }
 
 PreTokenizer::~PreTokenizer() = default;

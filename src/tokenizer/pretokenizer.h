@@ -12,6 +12,9 @@ class PreTokenizer {
  public:
   // `name` is the GGUF tokenizer.ggml.pre value; throws naming it if unknown.
   explicit PreTokenizer(const std::string& name);
+  // Explicit regexes, all matched with full Unicode properties (as Hugging Face tokenizers match
+  // the patterns of a tokenizer.json); throws if one does not compile.
+  PreTokenizer(const std::string& name, const std::vector<std::string>& patterns);
   ~PreTokenizer();
   PreTokenizer(PreTokenizer&&) noexcept;
   PreTokenizer& operator=(PreTokenizer&&) noexcept;
@@ -24,6 +27,7 @@ class PreTokenizer {
 
  private:
   struct Rule;
+  void add_rule(const std::string& pattern, int mode);  // mode: how the pattern sees the text (see .cpp)
   std::string name_;
   std::vector<std::unique_ptr<Rule>> rules_;
 };

@@ -1,6 +1,7 @@
 #include "tokenizer/tokenizer.h"
 
 #include <algorithm>
+#include <cmath>
 #include <queue>
 
 #include "base/error.h"
@@ -28,7 +29,10 @@ struct Fragment {
 }  // namespace
 
 Tokenizer::Tokenizer(Vocab vocab) : vocab_(std::move(vocab)) {
-  if (vocab_.kind == VocabKind::kBytePairEncoding) pre_ = std::make_unique<PreTokenizer>(vocab_.pre);
+  if (vocab_.kind == VocabKind::kBytePairEncoding) {
+    pre_ = vocab_.pre_patterns.empty() ? std::make_unique<PreTokenizer>(vocab_.pre)
+                                       : std::make_unique<PreTokenizer>(vocab_.pre, vocab_.pre_patterns);
+  }
   for (int32_t id = 0; id < vocab_.size(); ++id) {
     const TokenType t = vocab_.type(id);
     if ((t == TokenType::kControl || t == TokenType::kUserDefined || t == TokenType::kUnknown) &&
@@ -136,7 +140,9 @@ void Tokenizer::encode_spm(const std::string& text, std::vector<int32_t>& out) c
                                       sym[static_cast<size_t>(left)].len + sym[static_cast<size_t>(right)].len);
     auto it = vocab_.token_to_id.find(s);
     if (it == vocab_.token_to_id.end()) return;
-    queue.push({left, right, vocab_.scores[static_cast<size_t>(it->second)], s.size()});
+    const float score = vocab_.scores[static_cast<size_t>(it->second)];
+    if (std::isinf(score) && score < 0) return;  // a piece no merge produces (tokenizer.json merges)
+    queue.push({left, right, score, s.size()});
   };
   for (size_t i = 1; i < sym.size(); ++i) try_add(static_cast<int>(i) - 1, static_cast<int>(i));
   while (!queue.empty()) {

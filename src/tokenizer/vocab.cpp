@@ -70,19 +70,24 @@ Vocab Vocab::from_gguf(const gguf::GgufFile& f) {
   if (v.add_bos && v.bos < 0) fail("{}: tokenizer.ggml.add_bos_token is set but there is no BOS token", f.path());
   v.chat_template = f.get_string("tokenizer.chat_template", "");
 
-  // Ends of generation: the declared ids plus the end-of-turn markers chat models use.
-  for (int32_t id : {v.eos, v.eot, v.eom}) {
-    if (id >= 0) v.end_of_generation.push_back(id);
+  v.collect_end_of_generation();
+  return v;
+}
+
+void Vocab::collect_end_of_generation() {
+  // The declared ids plus the end-of-turn markers chat models use.
+  end_of_generation.clear();
+  for (int32_t id : {eos, eot, eom}) {
+    if (id >= 0) end_of_generation.push_back(id);
   }
   for (const char* text : {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<EOT>",
                            "<|end_of_text|>", "<|return|>"}) {
-    auto it = v.token_to_id.find(text);
-    if (it != v.token_to_id.end() && v.type(it->second) == TokenType::kControl &&
-        std::find(v.end_of_generation.begin(), v.end_of_generation.end(), it->second) == v.end_of_generation.end()) {
-      v.end_of_generation.push_back(it->second);
+    auto it = token_to_id.find(text);
+    if (it != token_to_id.end() && type(it->second) == TokenType::kControl &&
+        std::find(end_of_generation.begin(), end_of_generation.end(), it->second) == end_of_generation.end()) {
+      end_of_generation.push_back(it->second);
     }
   }
-  return v;
 }
 
 }  // namespace ts

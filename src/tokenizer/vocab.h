@@ -18,8 +18,11 @@ struct Vocab {
   VocabKind kind = VocabKind::kSentencePiece;
   std::string model_name;                // tokenizer.ggml.model
   std::string pre;                       // tokenizer.ggml.pre (BPE only)
+  // Explicit pre-tokenizer regexes (a tokenizer.json's Split/ByteLevel/Digits steps), matched
+  // with full Unicode properties; when set they replace the named list of `pre`.
+  std::vector<std::string> pre_patterns;
   std::vector<std::string> tokens;       // [n_vocab]
-  std::vector<float> scores;             // [n_vocab], SentencePiece merge priorities
+  std::vector<float> scores;             // [n_vocab], SentencePiece merge priorities; -inf: never a merge result
   std::vector<TokenType> types;          // [n_vocab]
   std::unordered_map<std::string, int32_t> token_to_id;
   std::unordered_map<std::string, int32_t> merge_rank;  // "left right" -> rank (BPE)
@@ -36,6 +39,13 @@ struct Vocab {
 
   // Reads and validates the vocabulary; throws naming the key or value that is wrong.
   static Vocab from_gguf(const gguf::GgufFile& file);
+  // A Hugging Face tokenizer.json (BPE model: byte-level, or with byte fallback as converted
+  // from SentencePiece), with bos/eos and the chat template from tokenizer_config.json beside
+  // it when present. Throws naming the file and the field that is wrong or unsupported.
+  static Vocab from_tokenizer_json(const std::string& path);
+
+  // Fills end_of_generation from eos/eot/eom and the end-of-turn tokens chat models use.
+  void collect_end_of_generation();
 };
 
 }  // namespace ts

@@ -9,54 +9,19 @@
 #include "formats/gguf/gguf_reader.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/unicode.h"
+#include "vocab_cases.h"
 
 namespace ts {
 namespace {
 
-const std::string kVocabDir = std::string(TS_SHARED_DIR) + "/testdata/vocab";
-
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::vector<std::string> split_cases(const std::string& text) {
-  const std::string sep = "\n__ggml_vocab_test__\n";
-  std::vector<std::string> cases;
-  size_t pos = 0;
-  for (;;) {
-    const size_t hit = text.find(sep, pos);
-    if (hit == std::string::npos) break;
-    cases.push_back(text.substr(pos, hit - pos));
-    pos = hit + sep.size();
-  }
-  return cases;
-}
-
-std::vector<std::vector<int32_t>> read_expected(const std::string& path) {
-  std::ifstream in(path);
-  std::vector<std::vector<int32_t>> out;
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream ls(line);
-    std::vector<int32_t> ids;
-    int32_t id;
-    while (ls >> id) ids.push_back(id);
-    out.push_back(ids);
-  }
-  return out;
-}
-
 class VocabConformance : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(VocabConformance, AllCasesMatch) {
-  const std::string base = kVocabDir + "/ggml-vocab-" + GetParam() + ".gguf";
+  const std::string base = test::kVocabDir + "/ggml-vocab-" + GetParam() + ".gguf";
   auto file = gguf::GgufFile::open(base);
   Tokenizer tok(Vocab::from_gguf(*file));
-  const auto cases = split_cases(read_all(base + ".inp"));
-  const auto expected = read_expected(base + ".out");
+  const auto cases = test::split_cases(test::read_all(base + ".inp"));
+  const auto expected = test::read_expected(base + ".out");
   ASSERT_EQ(cases.size(), expected.size());
   ASSERT_GT(cases.size(), 10u);
   int failures = 0;
@@ -74,7 +39,7 @@ TEST_P(VocabConformance, AllCasesMatch) {
 }
 
 TEST_P(VocabConformance, EveryTokenRoundTrips) {
-  const std::string base = kVocabDir + "/ggml-vocab-" + GetParam() + ".gguf";
+  const std::string base = test::kVocabDir + "/ggml-vocab-" + GetParam() + ".gguf";
   auto file = gguf::GgufFile::open(base);
   Tokenizer tok(Vocab::from_gguf(*file));
   int checked = 0, failures = 0;
