@@ -19,6 +19,7 @@ real model's shape):
   tinyllama-1.1b-l4   TinyLlama 1.1B shapes, 4 of 22 layers, F16, in two shards
   gemma3-1b-l6        Gemma 3 1B shapes, 6 of 26 layers (5 local + 1 global), F32, sliding
                       window 32 so that short tests cross it
+  gemma3-1b           Gemma 3 1B shapes at full depth (26 layers), F32; only when named
 Each hf-<preset>/ also gets a tokenizer.json (and tokenizer_config.json) built with PyPI
 `tokenizers` from that GGUF vocabulary, as Hugging Face's own converters lay them out: byte-level
 BPE for GPT-2; BPE with byte fallback and merges extracted from the SentencePiece scores for
@@ -58,6 +59,15 @@ PRESETS = {
                                      rope_local_base_freq=10000.0, sliding_window=32, sliding_window_pattern=6,
                                      query_pre_attn_scalar=256, hidden_activation="gelu_pytorch_tanh",
                                      rope_scaling=None, tie_word_embeddings=True)),
+    # Full depth, for `tinyserve profile` (the README's three-model table); not part of `make checkpoints`.
+    "gemma3-1b": dict(arch="gemma3", dtype=np.float32, vocab_from="gemma-3-270m-q4_k_m.gguf", extra=True,
+                      config=dict(model_type="gemma3_text", architectures=["Gemma3ForCausalLM"], vocab_size=262144,
+                                  hidden_size=1152, intermediate_size=6912, num_hidden_layers=26,
+                                  num_attention_heads=4, num_key_value_heads=1, head_dim=256,
+                                  max_position_embeddings=32768, rms_norm_eps=1e-6, rope_theta=1000000.0,
+                                  rope_local_base_freq=10000.0, sliding_window=512, sliding_window_pattern=6,
+                                  query_pre_attn_scalar=256, hidden_activation="gelu_pytorch_tanh",
+                                  rope_scaling=None, tie_word_embeddings=True)),
 }
 
 
@@ -367,7 +377,8 @@ def vocab_file(name):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("presets", nargs="*", default=list(PRESETS), help=f"of {list(PRESETS)}")
+    ap.add_argument("presets", nargs="*", default=[n for n, p in PRESETS.items() if not p.get("extra")],
+                    help=f"of {list(PRESETS)} (default: all but gemma3-1b)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", default=MODELS_DIR)
     args = ap.parse_args()

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstring>
 #include <deque>
 #include <filesystem>
@@ -208,10 +209,10 @@ class Importer {
       case Transform::kTranspose: {
         if (v.shape.size() != 2) fail("{}: tensor '{}' is not a matrix", name_, v.name);
         uint8_t* out = alloc(v.n_bytes);
-        for (int64_t i = 0; i < rows; ++i) {
-          for (int64_t j = 0; j < cols; ++j) {
-            std::memcpy(out + static_cast<size_t>(j * rows + i) * elem, src + static_cast<size_t>(i * cols + j) * elem, elem);
-          }
+        if (elem == 4) {
+          transpose<uint32_t>(src, out, rows, cols);
+        } else {
+          transpose<uint16_t>(src, out, rows, cols);
         }
         t.dims = {rows, cols, 1, 1};
         t.data = out;
@@ -228,6 +229,23 @@ class Importer {
       }
     }
     tensors_.push_back(std::move(t));
+  }
+
+  // out[j, i] = in[i, j] for a [rows, cols] matrix, in 32 x 32 tiles so both sides stay in cache.
+  template <typename T>
+  static void transpose(const uint8_t* in, uint8_t* out, int64_t rows, int64_t cols) {
+    constexpr int64_t kTile = 32;
+    for (int64_t i0 = 0; i0 < rows; i0 += kTile) {
+      for (int64_t j0 = 0; j0 < cols; j0 += kTile) {
+        for (int64_t i = i0; i < std::min(rows, i0 + kTile); ++i) {
+          for (int64_t j = j0; j < std::min(cols, j0 + kTile); ++j) {
+            T x;
+            std::memcpy(&x, in + static_cast<size_t>(i * cols + j) * sizeof(T), sizeof(T));
+            std::memcpy(out + static_cast<size_t>(j * rows + i) * sizeof(T), &x, sizeof(T));
+          }
+        }
+      }
+    }
   }
 
   static float element(DType type, const uint8_t* p, uint64_t i) {
