@@ -15,6 +15,14 @@ PackedTileFn reference_packed_tile_for(DType type) {
 
 PackedTileFn packed_tile_for(DType type) {
   if (!active_features().avx2) return reference_packed_tile_for(type);
+  if (active_features().avx512_vnni) {
+    switch (type) {
+      case DType::Q4_0: return avx512::tile_q4_0;
+      case DType::Q4_1: return avx512::tile_q4_1;
+      case DType::Q8_0: return avx512::tile_q8_0;
+      default: return nullptr;
+    }
+  }
   switch (type) {
     case DType::Q4_0: return avx2::tile_q4_0;
     case DType::Q4_1: return avx2::tile_q4_1;

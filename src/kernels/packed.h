@@ -37,4 +37,10 @@ void tile_q4_1(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_s
 void tile_q8_0(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_stride, int n_cols, float* out);
 }  // namespace avx2
 
+namespace avx512 {  // AVX-512 VL + VNNI: VPDPBUSD on 256-bit registers; identical results
+void tile_q4_0(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_stride, int n_cols, float* out);
+void tile_q4_1(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_stride, int n_cols, float* out);
+void tile_q8_0(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_stride, int n_cols, float* out);
+}  // namespace avx512
+
 }  // namespace ts

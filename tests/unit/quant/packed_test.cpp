@@ -7,6 +7,8 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "base/thread_pool.h"
@@ -75,12 +77,22 @@ TEST(Packed, QuantizeQ8SVariantsAreIdentical) {
   EXPECT_EQ(z[1].sum, 0);
 }
 
+// Every variant this CPU can run: the selected one, and each ISA's explicitly (on an AVX-512
+// machine the AVX2 tiles are not selected but must stay correct for machines without it).
+std::vector<std::pair<std::string, PackedTileFn>> tile_variants(DType type) {
+  std::vector<std::pair<std::string, PackedTileFn>> v = {{"selected", packed_tile_for(type)}};
+  const auto pick = [type](PackedTileFn q4_0, PackedTileFn q4_1, PackedTileFn q8_0) {
+    return type == DType::Q4_0 ? q4_0 : type == DType::Q4_1 ? q4_1 : q8_0;
+  };
+  if (cpu_features().avx2) v.emplace_back("avx2", pick(avx2::tile_q4_0, avx2::tile_q4_1, avx2::tile_q8_0));
+  if (cpu_features().avx512_vnni) v.emplace_back("avx512", pick(avx512::tile_q4_0, avx512::tile_q4_1, avx512::tile_q8_0));
+  return v;
+}
+
 TEST(Packed, FastTilesEqualScalarTwins) {
   std::mt19937 rng(11);
   for (DType type : {DType::Q4_0, DType::Q4_1, DType::Q8_0}) {
-    const PackedTileFn fast = packed_tile_for(type);
     const PackedTileFn ref = reference_packed_tile_for(type);
-    ASSERT_NE(fast, nullptr);
     for (int64_t nb : {1, 3, 64}) {
       const int64_t cols = nb * 32;
       const auto plain = quantized_matrix(type, random_values(static_cast<size_t>(8 * cols), rng), 8, cols);
@@ -89,12 +101,15 @@ TEST(Packed, FastTilesEqualScalarTwins) {
       std::vector<BlockQ8S> act(static_cast<size_t>(kMaxTileCols * nb));
       const auto x = random_values(static_cast<size_t>(kMaxTileCols * cols), rng);
       quantize_row_q8s(x.data(), act.data(), kMaxTileCols * cols);
-      for (int n_cols = 1; n_cols <= kMaxTileCols; ++n_cols) {
-        float a[kMaxTileCols * 8], b[kMaxTileCols * 8];
-        fast(nb, packed.data(), act.data(), nb, n_cols, a);
-        ref(nb, packed.data(), act.data(), nb, n_cols, b);
-        EXPECT_EQ(0, std::memcmp(a, b, sizeof(float) * static_cast<size_t>(8 * n_cols)))
-            << dtype_name(type) << " nb " << nb << " cols " << n_cols;
+      for (const auto& [isa, fast] : tile_variants(type)) {
+        ASSERT_NE(fast, nullptr) << isa;
+        for (int n_cols = 1; n_cols <= kMaxTileCols; ++n_cols) {
+          float a[kMaxTileCols * 8], b[kMaxTileCols * 8];
+          fast(nb, packed.data(), act.data(), nb, n_cols, a);
+          ref(nb, packed.data(), act.data(), nb, n_cols, b);
+          EXPECT_EQ(0, std::memcmp(a, b, sizeof(float) * static_cast<size_t>(8 * n_cols)))
+              << isa << " " << dtype_name(type) << " nb " << nb << " cols " << n_cols;
+        }
       }
     }
   }
