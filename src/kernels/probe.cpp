@@ -16,6 +16,7 @@ float probe_read(const uint8_t* p, size_t n) {
 }
 
 uint64_t probe_int8_macs(uint64_t iters, int32_t* sink) {
+  if (active_features().avx512_vnni) return avx512::probe_int8_macs(iters, sink);
   if (active_features().avx2) return avx2::probe_int8_macs(iters, sink);
   int32_t acc[4] = {0, 1, 2, 3};
   volatile int8_t x = 3, y = -2;

@@ -25,4 +25,8 @@ uint64_t probe_int8_macs(uint64_t iters, int32_t* sink);
 uint64_t probe_f32_fmas(uint64_t iters, float* sink);
 }  // namespace avx2
 
+namespace avx512 {
+uint64_t probe_int8_macs(uint64_t iters, int32_t* sink);
+}  // namespace avx512
+
 }  // namespace ts
