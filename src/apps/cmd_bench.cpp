@@ -1,5 +1,9 @@
 // tinyserve bench: speed (llama-bench-style pp/tg table) and roofline (this machine's limits).
+#include <unistd.h>
+
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <algorithm>
 #include <map>
 #include <optional>
@@ -11,7 +15,10 @@
 #include "analysis/model_summary.h"
 #include "analysis/roofline.h"
 #include "analysis/bench_batch.h"
+#include "analysis/bench_serving.h"
 #include "apps/common.h"
+#include "apps/synth.h"
+#include "base/error.h"
 #include "fmt/format.h"
 #include "kernels/cpu_features.h"
 
@@ -185,10 +192,101 @@ void run_batch(const BatchArgs& a) {
   }
 }
 
+// bench throughput | latency | scalability | breakdown: text requests through the serving engine.
+struct ServingArgs {
+  std::string model;  // empty: a tiny synth model
+  ServingBenchOptions options;
+  int threads = 1;
+  bool json = false;
+  bool no_limits = false;
+  std::string csv;
+};
+
+void run_serving_bench(const std::string& which, const ServingArgs& a) {
+  std::string path = a.model;
+  std::string temp;
+  if (path.empty()) {  // no model given: a small random one, written once per run
+    temp = (std::filesystem::temp_directory_path() / fmt::format("tinyserve-bench-tiny-{}.gguf", ::getpid())).string();
+    write_synth_model(synth_preset("tiny"), DType::Q8_0, TS_DEFAULT_VOCAB, 1, temp);
+    path = temp;
+  }
+  struct Cleanup {
+    std::string p;
+    ~Cleanup() {
+      if (!p.empty()) std::filesystem::remove(p);
+    }
+  } cleanup{temp};
+  const ServingBenchOptions& o = a.options;
+  const int64_t max_in_flight = which == "scalability" ? *std::max_element(o.concurrency.begin(), o.concurrency.end()) : o.requests;
+  LoadedModel m = load_everything(path, a.threads, std::min<int64_t>(o.max_batched_tokens, std::max<int64_t>(max_in_flight, 512)));
+  std::optional<MachineLimits> limits;
+  std::optional<ModelCost> cost;
+  if (!a.no_limits) {
+    limits = measure_machine(*m.pool, 512);
+    cost = model_cost(*m.file, o.prompt + o.gen / 2);
+  }
+  const auto ceil = serving_ceilings(limits ? &*limits : nullptr, cost ? &*cost : nullptr);
+  ServingReport r;
+  if (which == "throughput") {
+    const ServingRun single = run_serving(*m.model, *m.tokenizer, o, 1, 1);
+    const ServingRun seq = run_serving(*m.model, *m.tokenizer, o, o.requests, 1);
+    const ServingRun conc = run_serving(*m.model, *m.tokenizer, o, o.requests, o.requests);
+    r = throughput_report(single, seq, conc, ceil);
+  } else if (which == "latency") {
+    r = latency_report(run_serving(*m.model, *m.tokenizer, o, o.requests, 1), ceil);
+  } else if (which == "scalability") {
+    std::vector<ServingRun> runs;
+    for (int64_t n : o.concurrency) runs.push_back(run_serving(*m.model, *m.tokenizer, o, n, n));
+    r = scalability_report(runs, ceil);
+  } else {
+    r = breakdown_report(run_serving(*m.model, *m.tokenizer, o, o.requests, o.requests), ceil);
+  }
+  if (!a.csv.empty()) {
+    std::ofstream out(a.csv);
+    if (!(out << r.csv)) fail("cannot write {}", a.csv);
+  }
+  if (a.json) {
+    nlohmann::json j{{"bench", which}, {"model", summarize_model(*m.file).name}, {"threads", m.pool->num_threads()},
+                     {"prompt_tokens", o.prompt}, {"gen_tokens", o.gen}, {"rows", r.json}};
+    if (limits) j["machine"] = limits_json(*limits);
+    std::printf("%s\n", j.dump(2).c_str());
+    return;
+  }
+  std::printf("# bench %s: %s, %d threads, prompt %lld tokens, %lld generated per request%s\n\n", which.c_str(),
+              summarize_model(*m.file).name.c_str(), m.pool->num_threads(), static_cast<long long>(o.prompt),
+              static_cast<long long>(o.gen), a.model.empty() ? " (tiny synth model: no -m given)" : "");
+  if (limits) {
+    std::printf("Machine: read %.1f GB/s, int8 %.0f GOP/s (%s); ceilings for this model: decode %.1f tok/s per sequence, prefill %.0f tok/s.\n\n",
+                limits->read_gb_s, limits->int8_gop_s, limits->isa.c_str(), ceil->decode_tok_s, ceil->prefill_tok_s);
+  }
+  std::printf("%s", r.markdown.c_str());
+}
+
+void add_serving_bench(CLI::App* bench, const std::string& which, const std::string& help) {
+  auto a = std::make_shared<ServingArgs>();
+  CLI::App* cmd = bench->add_subcommand(which, help);
+  cmd->add_option("-m,--model", a->model, "GGUF file or Hugging Face checkpoint directory (default: a tiny synth model)")
+      ->check(CLI::ExistingPath);
+  cmd->add_option("-p,--prompt-tokens", a->options.prompt, "Prompt tokens per request")->check(CLI::Range(1, 8192));
+  cmd->add_option("-n,--gen-tokens", a->options.gen, "Generated tokens per request")->check(CLI::Range(2, 8192));
+  if (which == "scalability") {
+    cmd->add_option("--concurrency", a->options.concurrency, "Concurrent requests, comma-separated")
+        ->delimiter(',')->check(CLI::Range(1, 256));
+  } else {
+    cmd->add_option("--requests", a->options.requests, "Requests per run")->check(CLI::Range(1, 256));
+  }
+  cmd->add_option("--max-batched-tokens", a->options.max_batched_tokens, "Tokens per engine step")->check(CLI::Range(1, 8192));
+  cmd->add_flag("--json", a->json, "JSON instead of Markdown");
+  cmd->add_option("--csv", a->csv, "Also write the table as CSV to this file");
+  cmd->add_flag("--no-limits", a->no_limits, "Skip measuring this machine's limits (no ceiling columns)");
+  add_threads_flag(cmd, a->threads);
+  cmd->callback([a, which] { run_serving_bench(which, *a); });
+}
+
 }  // namespace
 
 void add_bench_commands(CLI::App& app) {
-  CLI::App* bench = app.add_subcommand("bench", "Benchmarks: speed, roofline, memory, batch");
+  CLI::App* bench = app.add_subcommand("bench", "Benchmarks: speed, roofline, memory, batch, throughput, latency, scalability, breakdown");
   bench->require_subcommand(1);
 
   static SpeedArgs speed;
@@ -230,6 +328,11 @@ void add_bench_commands(CLI::App& app) {
   ba->add_flag("--json", batch.json, "JSON instead of Markdown");
   add_threads_flag(ba, batch.threads);
   ba->callback([] { run_batch(batch); });
+
+  add_serving_bench(bench, "throughput", "One request, N sequential, N concurrent through the serving engine; speedup");
+  add_serving_bench(bench, "latency", "TTFT, TPOT and end-to-end latency per request");
+  add_serving_bench(bench, "scalability", "Generated tok/s at 1, 2, 4, 8, 16 concurrent requests, with efficiency");
+  add_serving_bench(bench, "breakdown", "Medians and shares of decode forward, prefill, sampling, tokenization, detokenization");
 }
 
 }  // namespace ts

@@ -178,15 +178,19 @@ bool Engine::step() {
   stats_.computed_tokens += plan.num_tokens;
   sampled_.clear();
   const int64_t n_vocab = model_.config().n_vocab;
-  for (const ScheduledChunk& c : plan.chunks) {
-    if (!c.samples) continue;
-    Active& a = active_.at(c.seq->id);
-    const float* row = logits_.data() + static_cast<int64_t>(sampled_.size()) * n_vocab;
-    sampled_.push_back(a.sampler->sample(row, c.seq->tokens));
+  {
+    perf::Zone sampling_zone("sampling");
+    for (const ScheduledChunk& c : plan.chunks) {
+      if (!c.samples) continue;
+      Active& a = active_.at(c.seq->id);
+      const float* row = logits_.data() + static_cast<int64_t>(sampled_.size()) * n_vocab;
+      sampled_.push_back(a.sampler->sample(row, c.seq->tokens));
+    }
   }
   scheduler_.commit(plan, sampled_);
 
   const double t = now_ms();
+  perf::Zone text_zone("detokenize");  // token -> text, stop strings, callbacks
   for (const ScheduledChunk& c : plan.chunks) {
     if (!c.samples) continue;
     const int64_t id = c.seq->id;

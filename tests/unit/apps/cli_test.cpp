@@ -2,6 +2,7 @@
 // basic commands work on a tiny synthetic model.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <filesystem>
@@ -217,6 +218,53 @@ TEST_F(Cli, BenchMemoryComputedEqualsMeasured) {
   r = run("bench memory -m " + model_ + " --seqs 0");
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.output.find("seqs"), std::string::npos) << r.output;
+}
+
+// The serving benchmark suite: every request accounted for, timings ordered (TTFT <= end to
+// end), shares summing to one, CSV written; bad flags named. No -m: the tiny synth default.
+TEST_F(Cli, ServingBenchSuite) {
+  const std::string opts = " -p 24 -n 6 --no-limits --json -t 1";
+  Result r = run("bench throughput -m " + model_ + opts + " --requests 3");
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto j = nlohmann::json::parse(r.output);
+  ASSERT_EQ(j["rows"].size(), 3u);
+  EXPECT_EQ(j["rows"][2]["in_flight"].get<int>(), 3);
+  for (const auto& row : j["rows"]) EXPECT_GT(row["gen_tok_s"].get<double>(), 0.0);
+
+  r = run("bench latency -m " + model_ + opts + " --requests 2");
+  ASSERT_EQ(r.status, 0) << r.output;
+  j = nlohmann::json::parse(r.output);
+  ASSERT_EQ(j["rows"].size(), 2u);
+  for (const auto& row : j["rows"]) {
+    EXPECT_EQ(row["gen_tokens"].get<int>(), 6);
+    EXPECT_EQ(row["prompt_tokens"].get<int>(), 24 + 1);  // + BOS
+    EXPECT_GT(row["ttft_ms"].get<double>(), 0.0);
+    EXPECT_LE(row["ttft_ms"].get<double>(), row["e2e_ms"].get<double>());
+  }
+
+  const std::string csv = (std::filesystem::temp_directory_path() / ("ts_scal_" + std::to_string(getpid()) + ".csv")).string();
+  r = run("bench scalability -m " + model_ + opts + " --concurrency 1,3 --csv " + csv);
+  ASSERT_EQ(r.status, 0) << r.output;
+  j = nlohmann::json::parse(r.output);
+  ASSERT_EQ(j["rows"].size(), 2u);
+  EXPECT_DOUBLE_EQ(j["rows"][0]["speedup"].get<double>(), 1.0);
+  std::ifstream in(csv);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 3) << text;
+  std::filesystem::remove(csv);
+
+  r = run("bench breakdown" + opts + " --requests 2");  // no -m: a tiny synth model
+  ASSERT_EQ(r.status, 0) << r.output;
+  j = nlohmann::json::parse(r.output);
+  double share = 0.0;
+  for (const auto& row : j["rows"]) share += row["share"].get<double>();
+  EXPECT_NEAR(share, 1.0, 1e-6);
+  EXPECT_EQ(j["rows"][1]["part"], "prefill forward");
+  EXPECT_GE(j["rows"][1]["count"].get<int>(), 1);
+
+  r = run("bench scalability -m " + model_ + " --concurrency 0");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("concurrency"), std::string::npos) << r.output;
 }
 
 }  // namespace
