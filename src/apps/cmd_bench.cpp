@@ -34,7 +34,32 @@ struct SpeedArgs {
   int reps = 5;
   bool json = false;
   bool roofline = false;
+  bool vs_llamacpp = false;
 };
+
+// llama.cpp on the same file and settings, through llama-cpp-python (tooling: bench/compare-llamacpp
+// --llamacpp-only); its "tests" list has the same names as ours.
+nlohmann::json measure_llamacpp(const SpeedArgs& a) {
+  if (!std::filesystem::is_regular_file(a.model)) fail("--vs-llamacpp needs a GGUF file (llama.cpp reads no checkpoints): {}", a.model);
+  auto quote = [](const std::string& s) {
+    std::string q = "'";
+    for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return q + "'";
+  };
+  const std::string out = (std::filesystem::temp_directory_path() / fmt::format("tinyserve-llamacpp-{}.json", ::getpid())).string();
+  const std::string cmd = fmt::format("python3 {} -m {} -p {} -n {} -t {} -r {} --llamacpp-only --json {} >&2", quote(TS_COMPARE_SCRIPT),
+                                      quote(a.model), a.prompt, a.gen, a.threads, a.reps, quote(out));
+  std::fprintf(stderr, "running llama.cpp: %s\n", cmd.c_str());
+  if (std::system(cmd.c_str()) != 0) {
+    std::filesystem::remove(out);
+    fail("--vs-llamacpp: the llama.cpp run failed (it needs llama-cpp-python: scripts/setup --tooling)");
+  }
+  std::ifstream in(out);
+  nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  std::filesystem::remove(out);
+  if (j.is_discarded() || !j.contains("tests")) fail("--vs-llamacpp: unreadable llama.cpp results");
+  return j;
+}
 
 struct RooflineArgs {
   std::string model;
@@ -107,6 +132,17 @@ void run_speed(const SpeedArgs& a) {
   }
   const std::vector<SpeedSample> samples = bench_speed(*m.model, o);
   const ModelSummary summary = summarize_model(*m.file);
+  // The comparison runs after ours, on the same machine minutes later: read both with the noise
+  // of a shared host in mind (docs/performance.md).
+  std::optional<nlohmann::json> ref;
+  if (a.vs_llamacpp) ref = measure_llamacpp(a);
+  auto ref_median = [&](const std::string& test) -> double {
+    if (!ref) return 0.0;
+    for (const auto& t : (*ref)["tests"]) {
+      if (t.value("test", "") == test) return t.value("median_tok_s", 0.0);
+    }
+    return 0.0;
+  };
   const std::string backend = std::string("CPU (") + isa_name() + ")";
   // How close each test came to this machine's limits: tg against read bandwidth (bytes per
   // token), pp against the int8 peak (operations per token at the prompt's mean context).
@@ -148,9 +184,27 @@ void run_speed(const SpeedArgs& a) {
       j["efficiency"] = eff;
     }
     j["load_ms"] = m.load_ms;
+    if (ref) {
+      j["llamacpp"] = *ref;
+      for (auto& t : j["tests"]) {
+        const double r = ref_median(t["test"].get<std::string>());
+        t["llamacpp_median_tok_s"] = r;
+        t["ratio_median"] = r > 0 ? t["median_tok_s"].get<double>() / r : 0.0;
+      }
+    }
     std::printf("%s\n", j.dump(2).c_str());
   } else {
     std::printf("%s", speed_markdown(summary, backend, a.threads, samples).c_str());
+    if (ref) {
+      std::printf("\n| test | llama.cpp t/s (median) | tinyserve t/s (median) | ratio |\n| --- | ---: | ---: | ---: |\n");
+      for (const auto& s : samples) {
+        const double r = ref_median(s.test);
+        std::printf("| %s | %.2f | %.2f | %s |\n", s.test.c_str(), r, s.median(),
+                    r > 0 ? fmt::format("{:.2f}x", s.median() / r).c_str() : "-");
+      }
+      std::printf("\nllama.cpp: %s, same file, threads and lengths, run after tinyserve\n",
+                  (*ref).value("engine", std::string("llama.cpp")).c_str());
+    }
     for (const auto& n : notes) std::printf("\n%s", n.c_str());
     if (!notes.empty()) std::printf("\n");
   }
@@ -298,6 +352,8 @@ void add_bench_commands(CLI::App& app) {
   sp->add_flag("--json", speed.json, "JSON instead of the Markdown table");
   add_threads_flag(sp, speed.threads);
   sp->add_flag("--roofline", speed.roofline, "Also measure this machine's limits and report the fraction reached");
+  sp->add_flag("--vs-llamacpp", speed.vs_llamacpp,
+               "Also run llama.cpp (llama-cpp-python) on the same GGUF and settings and add its columns");
   sp->callback([] { run_speed(speed); });
 
   static RooflineArgs roof;
