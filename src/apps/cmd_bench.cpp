@@ -17,6 +17,7 @@
 #include "analysis/bench_batch.h"
 #include "analysis/bench_serving.h"
 #include "apps/common.h"
+#include "apps/llamacpp_reference.h"
 #include "apps/synth.h"
 #include "base/error.h"
 #include "fmt/format.h"
@@ -36,30 +37,6 @@ struct SpeedArgs {
   bool roofline = false;
   bool vs_llamacpp = false;
 };
-
-// llama.cpp on the same file and settings, through llama-cpp-python (tooling: bench/compare-llamacpp
-// --llamacpp-only); its "tests" list has the same names as ours.
-nlohmann::json measure_llamacpp(const SpeedArgs& a) {
-  if (!std::filesystem::is_regular_file(a.model)) fail("--vs-llamacpp needs a GGUF file (llama.cpp reads no checkpoints): {}", a.model);
-  auto quote = [](const std::string& s) {
-    std::string q = "'";
-    for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return q + "'";
-  };
-  const std::string out = (std::filesystem::temp_directory_path() / fmt::format("tinyserve-llamacpp-{}.json", ::getpid())).string();
-  const std::string cmd = fmt::format("python3 {} -m {} -p {} -n {} -t {} -r {} --llamacpp-only --json {} >&2", quote(TS_COMPARE_SCRIPT),
-                                      quote(a.model), a.prompt, a.gen, a.threads, a.reps, quote(out));
-  std::fprintf(stderr, "running llama.cpp: %s\n", cmd.c_str());
-  if (std::system(cmd.c_str()) != 0) {
-    std::filesystem::remove(out);
-    fail("--vs-llamacpp: the llama.cpp run failed (it needs llama-cpp-python: scripts/setup --tooling)");
-  }
-  std::ifstream in(out);
-  nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  std::filesystem::remove(out);
-  if (j.is_discarded() || !j.contains("tests")) fail("--vs-llamacpp: unreadable llama.cpp results");
-  return j;
-}
 
 struct RooflineArgs {
   std::string model;
@@ -135,7 +112,7 @@ void run_speed(const SpeedArgs& a) {
   // The comparison runs after ours, on the same machine minutes later: read both with the noise
   // of a shared host in mind (docs/performance.md).
   std::optional<nlohmann::json> ref;
-  if (a.vs_llamacpp) ref = measure_llamacpp(a);
+  if (a.vs_llamacpp) ref = run_llamacpp_reference(a.model, fmt::format("-p {} -n {} -t {} -r {}", a.prompt, a.gen, a.threads, a.reps));
   auto ref_median = [&](const std::string& test) -> double {
     if (!ref) return 0.0;
     for (const auto& t : (*ref)["tests"]) {
