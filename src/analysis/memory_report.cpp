@@ -23,7 +23,7 @@ double peak_rss_bytes() {
 }
 
 double kv_bytes_per_token_estimate(const ModelConfig& c) {
-  return 2.0 * static_cast<double>(c.n_layer) * static_cast<double>(c.kv_dim()) * sizeof(float);
+  return 2.0 * static_cast<double>(c.n_layer) * static_cast<double>(c.kv_dim()) * sizeof(uint16_t);  // f16 cache
 }
 
 MemoryReport measure_memory(const ModelConfig& c, const std::string& model_name, double weight_bytes,
@@ -57,8 +57,10 @@ std::string memory_markdown(const MemoryReport& r) {
                               r.model, r.ram_bytes / 1e9);
   s += "| quantity | value | of RAM |\n| --- | ---: | ---: |\n";
   s += fmt::format("| weights (file tensors) | {:.1f} MB | {} |\n", mb(r.weight_bytes), pct(r.weight_bytes, r.ram_bytes, 2));
-  s += fmt::format("| KV per token, computed (2 x layers x kv_dim x 4 B) | {:.1f} KB | - |\n", r.kv_bytes_per_token_est / 1e3);
-  s += fmt::format("| KV per token, measured (allocated cache / context) | {:.1f} KB | - |\n", per_tok / 1e3);
+  // KB here are 1024 bytes, as KV sizes are usually quoted (TinyLlama: 22 x 2 x 256 x 2 B = 22.0 KB).
+  s += fmt::format("| KV per token, computed (2 x layers x kv_dim x 2 B, f16) | {:.1f} KB ({:.0f} B) | - |\n",
+                   r.kv_bytes_per_token_est / 1024.0, r.kv_bytes_per_token_est);
+  s += fmt::format("| KV per token, measured (allocated cache / context) | {:.1f} KB ({:.0f} B) | - |\n", per_tok / 1024.0, per_tok);
   s += fmt::format("| peak RSS of this process | {:.1f} MB | {} |\n\n", mb(r.peak_rss_bytes), pct(r.peak_rss_bytes, r.ram_bytes, 2));
   const double free_for_kv = r.ram_bytes - r.weight_bytes;
   s += fmt::format("Longest single context that fits beside the weights: {:.0f} tokens.\n\n",

@@ -14,8 +14,8 @@ namespace ts {
 
 // Peak resident memory of this process so far (never decreases).
 double peak_rss_bytes();
-// K and V of one token for every layer, in the cache's element type (f32 holding f16 values
-// until the f16 / paged pool lands), computed from the config alone.
+// K and V of one token for every layer, in the cache's element type (f16), computed from the
+// config alone.
 double kv_bytes_per_token_estimate(const ModelConfig& c);
 
 struct MemoryReport {

@@ -18,39 +18,39 @@ inline SumOrder sum_order_for(int64_t n_tokens, int64_t n) {
   return n_tokens > 1 && n % 8 == 0 ? SumOrder::kBatch : SumOrder::kSingle;
 }
 
-// Rows of a buffer kept in fixed-size blocks (the paged KV cache): row p lives at
-// base + table[p / block_size] * block_stride + (p % block_size) * row_stride. A contiguous
-// buffer is one block large enough for every row.
+// Rows of f16 values (IEEE half bits) kept in fixed-size blocks (the paged KV cache): row p
+// lives at base + table[p / block_size] * block_stride + (p % block_size) * row_stride. A
+// contiguous buffer is one block large enough for every row.
 struct PagedRows {
-  const float* base = nullptr;
+  const uint16_t* base = nullptr;
   const int32_t* table = nullptr;  // [ceil(rows / block_size)] block ids
   int64_t block_size = 0;          // rows per block
-  int64_t block_stride = 0;        // floats between consecutive block ids
-  int64_t row_stride = 0;          // floats between rows inside a block
+  int64_t block_stride = 0;        // values between consecutive block ids
+  int64_t row_stride = 0;          // values between rows inside a block
 
-  const float* row(int64_t p) const { return base + table[p / block_size] * block_stride + (p % block_size) * row_stride; }
+  const uint16_t* row(int64_t p) const { return base + table[p / block_size] * block_stride + (p % block_size) * row_stride; }
   // Rows p.. that stay inside p's block.
   int64_t rows_left_in_block(int64_t p) const { return block_size - p % block_size; }
 
-  static PagedRows contiguous(const float* v, int64_t row_stride) {
+  static PagedRows contiguous(const uint16_t* v, int64_t row_stride) {
     static constexpr int32_t kOnlyBlock = 0;
     return {v, &kOnlyBlock, int64_t{1} << 40, 0, row_stride};
   }
 };
 
 struct NumericKernels {
-  // sum_i a[i] * b[i] over n values (both already rounded to f16 values).
-  float (*dot)(const float* a, const float* b, int64_t n, SumOrder order);
+  // sum_i a[i] * b[i] over n values: a already rounded to f16 values, b f16 (a cached key).
+  float (*dot)(const float* a, const uint16_t* b, int64_t n, SumOrder order);
   // out[p] = dot(q, k + p * k_stride, n, order) * scale for p < n_keys: the same arithmetic as
   // dot per key, several keys in flight at once (independent chains instead of one long one).
-  void (*scores)(const float* q, const float* k, int64_t k_stride, int64_t n_keys, int64_t n, SumOrder order,
+  void (*scores)(const float* q, const uint16_t* k, int64_t k_stride, int64_t n_keys, int64_t n, SumOrder order,
                  float scale, float* out);
   // x[0..n_valid) = softmax(x[0..n_valid)); exp is the polynomial llama.cpp uses, and the sum
   // accumulates 8-value partial sums in double. n_valid >= 1.
   void (*softmax)(float* x, int64_t n_valid);
-  // out[d] = sum_p w[p] * v[p * v_stride + d] for d < dim, p < n. (llama.cpp pads its KV view
-  // with zero weights; an FMA with a zero weight leaves the sum unchanged, so no padding here.)
-  void (*weighted_sum)(const float* w, const float* v, int64_t v_stride, int64_t n, int64_t dim, float* out,
+  // out[d] = sum_p w[p] * v[p * v_stride + d] for d < dim, p < n; v in f16. (llama.cpp pads its
+  // KV view with zero weights; an FMA with a zero weight leaves the sum unchanged, so no padding here.)
+  void (*weighted_sum)(const float* w, const uint16_t* v, int64_t v_stride, int64_t n, int64_t dim, float* out,
                        SumOrder order);
   // weighted_sum for n_rows rows sharing v, whose rows may lie in blocks: row i reads
   // w + i * w_stride over n_keys[i] positions and writes out + i * out_stride; each row's
@@ -62,6 +62,8 @@ struct NumericKernels {
   void (*swiglu)(float* gate, const float* up, int64_t n);
   // out[i] = in[i] rounded to the nearest f16 value (ties to even), as f32; in may equal out.
   void (*round_f16)(const float* in, int64_t n, float* out);
+  // out[i] = in[i] as f16 bits, rounded to nearest even (what the KV cache stores).
+  void (*to_f16)(const float* in, int64_t n, uint16_t* out);
 };
 
 // The fastest twin this CPU supports (TINYSERVE_ISA=scalar forces the reference).

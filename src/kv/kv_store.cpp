@@ -12,15 +12,15 @@ KvStore::KvStore(int64_t n_layer, int64_t kv_dim, int64_t block_size, int64_t nu
          num_blocks);
   }
   if (num_blocks > INT32_MAX) fail("KV store: {} blocks exceed the {} a block table can name", num_blocks, INT32_MAX);
-  uint64_t floats = 1;
+  uint64_t values = 1;
   for (int64_t f : {n_layer, num_blocks, block_size, kv_dim}) {
-    const auto next = checked_mul(floats, static_cast<uint64_t>(f));
+    const auto next = checked_mul(values, static_cast<uint64_t>(f));
     if (!next || *next > (uint64_t{1} << 40)) fail("KV store: {} x {} blocks of {} x {} values is too large", n_layer, num_blocks, block_size, kv_dim);
-    floats = *next;
+    values = *next;
   }
-  floats_ = floats;
-  k_.reset(new float[floats]);
-  v_.reset(new float[floats]);
+  values_ = values;
+  k_.reset(new uint16_t[values]);
+  v_.reset(new uint16_t[values]);
 }
 
 }  // namespace ts

@@ -169,15 +169,15 @@ void Decoder::apply_rope(int64_t n, int64_t il, float freq_base, float freq_scal
 }
 
 void Decoder::kv_update(std::span<const SeqChunk> chunks, KvStore& kv, int64_t il, int64_t n) {
-  // The cache holds f16 values (rounded here; stored as float until the packed f16 cache lands).
+  // The cache holds f16 values (rounded to nearest even here, as llama.cpp's cache copy does).
   perf::Zone zone("kv_update", il);
   const int64_t kv_dim = cfg_.kv_dim();
   for (int64_t t = 0; t < n; ++t) {
     const SeqChunk& ch = chunks[static_cast<size_t>(chunk_of_[static_cast<size_t>(t)])];
     const int64_t pos = pos_[static_cast<size_t>(t)];
     const int32_t block = ch.block_table[pos / kv.block_size()];
-    round_to_f16(k_.data() + t * kv_dim, kv_dim, kv.k_row(il, block, pos % kv.block_size()));
-    round_to_f16(v_.data() + t * kv_dim, kv_dim, kv.v_row(il, block, pos % kv.block_size()));
+    numeric_kernels().to_f16(k_.data() + t * kv_dim, kv_dim, kv.k_row(il, block, pos % kv.block_size()));
+    numeric_kernels().to_f16(v_.data() + t * kv_dim, kv_dim, kv.v_row(il, block, pos % kv.block_size()));
   }
 }
 

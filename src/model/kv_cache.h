@@ -15,8 +15,8 @@ struct KvCache {
 
   KvCache(const ModelConfig& c, int64_t ctx) : n_ctx(ctx), store(c.n_layer, c.kv_dim(), ctx, 1) {}
 
-  float* k_at(int64_t layer, int64_t pos) { return store.k_row(layer, 0, pos); }
-  float* v_at(int64_t layer, int64_t pos) { return store.v_row(layer, 0, pos); }
+  uint16_t* k_at(int64_t layer, int64_t pos) { return store.k_row(layer, 0, pos); }  // [kv_dim] f16
+  uint16_t* v_at(int64_t layer, int64_t pos) { return store.v_row(layer, 0, pos); }
   size_t bytes() const { return store.bytes(); }
 };
 

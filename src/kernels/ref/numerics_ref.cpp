@@ -55,11 +55,12 @@ float exp_poly(float x) {
   return std::fma(j, k, k);
 }
 
-float attn_dot(const float* a, const float* b, int64_t n, SumOrder order) {
+float attn_dot(const float* a, const uint16_t* b16, int64_t n, SumOrder order) {
+  auto b = [b16](int64_t i) { return fp16_to_f32(b16[i]); };
   if (order == SumOrder::kBatch) {
     float acc[8] = {};
     for (int64_t i = 0; i < n; i += 8) {
-      for (int l = 0; l < 8; ++l) acc[l] = std::fma(a[i + l], b[i + l], acc[l]);
+      for (int l = 0; l < 8; ++l) acc[l] = std::fma(a[i + l], b(i + l), acc[l]);
     }
     return reduce8_batch(acc);
   }
@@ -67,15 +68,15 @@ float attn_dot(const float* a, const float* b, int64_t n, SumOrder order) {
   const int64_t full = n / 32 * 32;
   for (int64_t i = 0; i < full; i += 32) {
     for (int j = 0; j < 4; ++j) {
-      for (int l = 0; l < 8; ++l) acc[j][l] = std::fma(a[i + 8 * j + l], b[i + 8 * j + l], acc[j][l]);
+      for (int l = 0; l < 8; ++l) acc[j][l] = std::fma(a[i + 8 * j + l], b(i + 8 * j + l), acc[j][l]);
     }
   }
   double sum = reduce32_single(acc);
-  for (int64_t i = full; i < n; ++i) sum += static_cast<double>(a[i] * b[i]);
+  for (int64_t i = full; i < n; ++i) sum += static_cast<double>(a[i] * b(i));
   return static_cast<float>(sum);
 }
 
-void attn_scores(const float* q, const float* k, int64_t k_stride, int64_t n_keys, int64_t n, SumOrder order, float scale,
+void attn_scores(const float* q, const uint16_t* k, int64_t k_stride, int64_t n_keys, int64_t n, SumOrder order, float scale,
                  float* out) {
   for (int64_t p = 0; p < n_keys; ++p) out[p] = attn_dot(q, k + p * k_stride, n, order) * scale;
 }
@@ -102,13 +103,13 @@ void weighted_sum_rows(const float* w, RowAt row_at, int64_t n, int64_t dim, flo
   for (int64_t d = 0; d < dim; ++d) {
     if (order == SumOrder::kBatch) {
       float acc[8] = {};
-      for (int64_t p = 0; p < n; ++p) acc[p % 8] = std::fma(w[p], row_at(p)[d], acc[p % 8]);
+      for (int64_t p = 0; p < n; ++p) acc[p % 8] = std::fma(w[p], fp16_to_f32(row_at(p)[d]), acc[p % 8]);
       out[d] = reduce8_batch(acc);
     } else {
       float acc[4][8] = {};
       for (int64_t p = 0; p < n; ++p) {
         float& a = acc[(p % 32) / 8][p % 8];
-        a = std::fma(w[p], row_at(p)[d], a);
+        a = std::fma(w[p], fp16_to_f32(row_at(p)[d]), a);
       }
       out[d] = reduce32_single(acc);
     }
@@ -116,7 +117,7 @@ void weighted_sum_rows(const float* w, RowAt row_at, int64_t n, int64_t dim, flo
 }
 }  // namespace
 
-void attn_weighted_sum(const float* w, const float* v, int64_t v_stride, int64_t n, int64_t dim, float* out,
+void attn_weighted_sum(const float* w, const uint16_t* v, int64_t v_stride, int64_t n, int64_t dim, float* out,
                        SumOrder order) {
   weighted_sum_rows(w, [&](int64_t p) { return v + p * v_stride; }, n, dim, out, order);
 }
@@ -134,6 +135,10 @@ void swiglu(float* gate, const float* up, int64_t n) {
 
 void round_f16(const float* in, int64_t n, float* out) {
   for (int64_t i = 0; i < n; ++i) out[i] = fp16_to_f32(f32_to_fp16(in[i]));
+}
+
+void to_f16(const float* in, int64_t n, uint16_t* out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = f32_to_fp16(in[i]);
 }
 
 }  // namespace ts::ref

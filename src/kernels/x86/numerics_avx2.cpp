@@ -52,28 +52,31 @@ __m256 exp_poly(__m256 x) {
   return _mm256_blendv_ps(r, inf_or_zero, special);
 }
 
+// Eight f16 values (a cached key or value row) as f32: exact.
+inline __m256 load_h8(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+
 }  // namespace
 
-float attn_dot(const float* a, const float* b, int64_t n, SumOrder order) {
+float attn_dot(const float* a, const uint16_t* b, int64_t n, SumOrder order) {
   if (order == SumOrder::kBatch) {
     __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
+    for (int64_t i = 0; i < n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), load_h8(b + i), acc);
     return reduce8_batch(acc);
   }
   __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
   const int64_t full = n / 32 * 32;
   for (int64_t i = 0; i < full; i += 32) {
-    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
-    s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
-    s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), load_h8(b + i), s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), load_h8(b + i + 8), s1);
+    s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), load_h8(b + i + 16), s2);
+    s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), load_h8(b + i + 24), s3);
   }
   double sum = reduce32_single(s0, s1, s2, s3);
-  for (int64_t i = full; i < n; ++i) sum += static_cast<double>(a[i] * b[i]);
+  for (int64_t i = full; i < n; ++i) sum += static_cast<double>(a[i] * _cvtsh_ss(b[i]));
   return static_cast<float>(sum);
 }
 
-void attn_scores(const float* q, const float* k, int64_t k_stride, int64_t n_keys, int64_t n, SumOrder order, float scale,
+void attn_scores(const float* q, const uint16_t* k, int64_t k_stride, int64_t n_keys, int64_t n, SumOrder order, float scale,
                  float* out) {
   int64_t p = 0;
   if (order == SumOrder::kBatch) {
@@ -84,29 +87,29 @@ void attn_scores(const float* q, const float* k, int64_t k_stride, int64_t n_key
       for (auto& a : acc) a = _mm256_setzero_ps();
       for (int64_t i = 0; i < n; i += 8) {
         const __m256 qv = _mm256_loadu_ps(q + i);
-        for (int j = 0; j < kKeys; ++j) acc[j] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k + (p + j) * k_stride + i), acc[j]);
+        for (int j = 0; j < kKeys; ++j) acc[j] = _mm256_fmadd_ps(qv, load_h8(k + (p + j) * k_stride + i), acc[j]);
       }
       for (int j = 0; j < kKeys; ++j) out[p + j] = reduce8_batch(acc[j]) * scale;
     }
   } else if (n % 32 == 0) {
     // Two keys at once, each with the four accumulators of the single-row order.
     for (; p + 2 <= n_keys; p += 2) {
-      const float* k0 = k + p * k_stride;
-      const float* k1 = k0 + k_stride;
+      const uint16_t* k0 = k + p * k_stride;
+      const uint16_t* k1 = k0 + k_stride;
       __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
       for (int64_t i = 0; i < n; i += 32) {
         __m256 qv = _mm256_loadu_ps(q + i);
-        a0 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k0 + i), a0);
-        b0 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k1 + i), b0);
+        a0 = _mm256_fmadd_ps(qv, load_h8(k0 + i), a0);
+        b0 = _mm256_fmadd_ps(qv, load_h8(k1 + i), b0);
         qv = _mm256_loadu_ps(q + i + 8);
-        a1 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k0 + i + 8), a1);
-        b1 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k1 + i + 8), b1);
+        a1 = _mm256_fmadd_ps(qv, load_h8(k0 + i + 8), a1);
+        b1 = _mm256_fmadd_ps(qv, load_h8(k1 + i + 8), b1);
         qv = _mm256_loadu_ps(q + i + 16);
-        a2 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k0 + i + 16), a2);
-        b2 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k1 + i + 16), b2);
+        a2 = _mm256_fmadd_ps(qv, load_h8(k0 + i + 16), a2);
+        b2 = _mm256_fmadd_ps(qv, load_h8(k1 + i + 16), b2);
         qv = _mm256_loadu_ps(q + i + 24);
-        a3 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k0 + i + 24), a3);
-        b3 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k1 + i + 24), b3);
+        a3 = _mm256_fmadd_ps(qv, load_h8(k0 + i + 24), a3);
+        b3 = _mm256_fmadd_ps(qv, load_h8(k1 + i + 24), b3);
       }
       out[p] = reduce32_single(a0, a1, a2, a3) * scale;
       out[p + 1] = reduce32_single(b0, b1, b2, b3) * scale;
@@ -151,13 +154,13 @@ namespace {
 // starts at rows[r] + col; acc holds the chains between calls ([group, slot] layout: groups
 // kSlots apart).
 template <int G, int kSlots>
-void continue_slot(const float* w, const float* const* rows, int64_t col, int64_t r_begin, int64_t r_end, __m256* acc) {
+void continue_slot(const float* w, const uint16_t* const* rows, int64_t col, int64_t r_begin, int64_t r_end, __m256* acc) {
   __m256 a[G];
   for (int g = 0; g < G; ++g) a[g] = acc[kSlots * g];
   for (int64_t r = r_begin; r < r_end; r += kSlots) {
     const __m256 wr = _mm256_set1_ps(w[r]);
-    const float* row = rows[r] + col;
-    for (int g = 0; g < G; ++g) a[g] = _mm256_fmadd_ps(wr, _mm256_loadu_ps(row + 8 * g), a[g]);
+    const uint16_t* row = rows[r] + col;
+    for (int g = 0; g < G; ++g) a[g] = _mm256_fmadd_ps(wr, load_h8(row + 8 * g), a[g]);
   }
   for (int g = 0; g < G; ++g) acc[kSlots * g] = a[g];
 }
@@ -167,7 +170,7 @@ void continue_slot(const float* w, const float* const* rows, int64_t col, int64_
 // chains as one walk. w points at the run's first weight, rows[r] at its V rows (which may sit
 // in different KV blocks). acc: [groups, kSlots].
 template <int kSlots>
-void continue_slots(const float* w, const float* const* rows, int64_t n, int64_t p0, int64_t groups, __m256* acc) {
+void continue_slots(const float* w, const uint16_t* const* rows, int64_t n, int64_t p0, int64_t groups, __m256* acc) {
   const int64_t offset = p0 % kSlots;
   for (int64_t g0 = 0; g0 < groups;) {
     const int64_t left = groups - g0;
@@ -217,7 +220,7 @@ template <int kSlots>
 void weighted_sums_slots(const float* w, int64_t w_stride, const int64_t* n_keys, int64_t n_rows, const PagedRows& v,
                          int64_t dim, float* out, int64_t out_stride) {
   __m256 acc[kAccBudget];  // [row, group, slot]
-  const float* rows[kLoneChunk];  // [chunk positions] V row of each
+  const uint16_t* rows[kLoneChunk];  // [chunk positions] V row of each
   const int64_t groups = dim / 8;
   const int64_t per_row = groups * kSlots;
   const int64_t rows_per_pass = std::clamp<int64_t>(kAccBudget / per_row, 1, kSharedRows);
@@ -232,7 +235,7 @@ void weighted_sums_slots(const float* w, int64_t w_stride, const int64_t* n_keys
     for (int64_t p0 = 0; p0 < max_keys; p0 += chunk) {
       const int64_t p1 = std::min(p0 + chunk, max_keys);
       for (int64_t p = p0; p < p1;) {  // one table lookup per block
-        const float* first = v.row(p);
+        const uint16_t* first = v.row(p);
         const int64_t run = std::min(p1 - p, v.rows_left_in_block(p));
         for (int64_t r = 0; r < run; ++r) rows[p - p0 + r] = first + r * v.row_stride;
         p += run;
@@ -257,9 +260,9 @@ void weighted_sum_partial(const float* w, const PagedRows& v, int64_t n, int64_t
   for (int64_t d = 0; d < dim; d += 8) {
     const bool partial = d >= dim8;
     auto load_v = [&](int64_t p) {
-      if (!partial) return _mm256_loadu_ps(v.row(p) + d);
+      if (!partial) return load_h8(v.row(p) + d);
       alignas(32) float tmp[8] = {};
-      for (int64_t l = 0; d + l < dim; ++l) tmp[l] = v.row(p)[d + l];
+      for (int64_t l = 0; d + l < dim; ++l) tmp[l] = _cvtsh_ss(v.row(p)[d + l]);
       return _mm256_load_ps(tmp);
     };
     const int slots = order == SumOrder::kBatch ? 8 : 32;
@@ -289,7 +292,7 @@ void attn_weighted_sums(const float* w, int64_t w_stride, const int64_t* n_keys,
   weighted_sums_slots<32>(w, w_stride, n_keys, n_rows, v, dim, out, out_stride);
 }
 
-void attn_weighted_sum(const float* w, const float* v, int64_t v_stride, int64_t n, int64_t dim, float* out,
+void attn_weighted_sum(const float* w, const uint16_t* v, int64_t v_stride, int64_t n, int64_t dim, float* out,
                        SumOrder order) {
   attn_weighted_sums(w, 0, &n, 1, PagedRows::contiguous(v, v_stride), dim, out, 0, order);
 }
@@ -314,6 +317,14 @@ void swiglu(float* gate, const float* up, int64_t n) {
     _mm256_store_ps(g, _mm256_mul_ps(_mm256_div_ps(x, _mm256_add_ps(one, e)), _mm256_load_ps(u)));
     for (int64_t l = 0; i + l < n; ++l) gate[i + l] = g[l];
   }
+}
+
+void to_f16(const float* in, int64_t n, uint16_t* out) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), _mm256_cvtps_ph(_mm256_loadu_ps(in + i), _MM_FROUND_TO_NEAREST_INT));
+  }
+  for (; i < n; ++i) out[i] = _cvtss_sh(in[i], _MM_FROUND_TO_NEAREST_INT);
 }
 
 void round_f16(const float* in, int64_t n, float* out) {

@@ -4,14 +4,15 @@
 #include "kernels/numerics.h"
 
 namespace ts::avx2 {
-float attn_dot(const float* a, const float* b, int64_t n, SumOrder order);
-void attn_scores(const float* q, const float* k, int64_t k_stride, int64_t n_keys, int64_t n, SumOrder order, float scale,
+float attn_dot(const float* a, const uint16_t* b, int64_t n, SumOrder order);
+void attn_scores(const float* q, const uint16_t* k, int64_t k_stride, int64_t n_keys, int64_t n, SumOrder order, float scale,
                  float* out);
 void attn_softmax(float* x, int64_t n_valid);
-void attn_weighted_sum(const float* w, const float* v, int64_t v_stride, int64_t n, int64_t dim, float* out,
+void attn_weighted_sum(const float* w, const uint16_t* v, int64_t v_stride, int64_t n, int64_t dim, float* out,
                        SumOrder order);
 void attn_weighted_sums(const float* w, int64_t w_stride, const int64_t* n_keys, int64_t n_rows, const PagedRows& v,
                         int64_t dim, float* out, int64_t out_stride, SumOrder order);
 void swiglu(float* gate, const float* up, int64_t n);
 void round_f16(const float* in, int64_t n, float* out);
+void to_f16(const float* in, int64_t n, uint16_t* out);
 }  // namespace ts::avx2

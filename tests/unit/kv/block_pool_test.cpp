@@ -100,12 +100,14 @@ TEST(KvStore, BlocksDoNotOverlapAndPagedRowsFindThem) {
   KvStore kv(2, 8, 4, 3);
   for (int64_t l = 0; l < 2; ++l) {
     for (int32_t b = 0; b < 3; ++b) {
-      for (int64_t r = 0; r < 4; ++r) kv.k_row(l, b, r)[1] = static_cast<float>(100 * l + 10 * b + r);
+      for (int64_t r = 0; r < 4; ++r) kv.k_row(l, b, r)[1] = static_cast<uint16_t>(100 * l + 10 * b + r);
     }
   }
   const int32_t table[3] = {2, 0, 1};
   const PagedRows rows = kv.k_rows(1, table, 1);
-  for (int64_t p = 0; p < 12; ++p) EXPECT_EQ(rows.row(p)[0], static_cast<float>(100 + 10 * table[p / 4] + p % 4)) << p;
+  for (int64_t p = 0; p < 12; ++p) EXPECT_EQ(rows.row(p)[0], static_cast<uint16_t>(100 + 10 * table[p / 4] + p % 4)) << p;
+  EXPECT_EQ(kv.bytes(), 2u * 2 * 3 * 4 * 8 * sizeof(uint16_t));  // K and V, f16
+  EXPECT_EQ(KvStore::bytes_per_block(2, 8, 4), 2 * 2 * 4 * 8 * 2);
   EXPECT_THROW(KvStore(2, 8, 0, 3), std::exception);
   EXPECT_THROW(KvStore(1 << 20, 1 << 20, 1 << 20, 1 << 20), std::exception);
 }

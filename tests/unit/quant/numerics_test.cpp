@@ -26,6 +26,14 @@ std::vector<float> f16_values(int64_t n, float scale, std::mt19937& rng) {
   return v;
 }
 
+// The same as f16 bits (how keys and values sit in the KV cache).
+std::vector<uint16_t> f16_bits(int64_t n, float scale, std::mt19937& rng) {
+  const auto v = f16_values(n, scale, rng);
+  std::vector<uint16_t> b(v.size());
+  for (size_t i = 0; i < v.size(); ++i) b[i] = f32_to_fp16(v[i]);
+  return b;
+}
+
 bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; }
 
 TEST(Numerics, ExpPolyIsAccurate) {
@@ -44,7 +52,8 @@ TEST(Numerics, FastTwinEqualsReferenceBitForBit) {
   const NumericKernels& slow = reference_numeric_kernels();
   std::mt19937 rng(7);
   for (int64_t n : {8, 32, 40, 64, 80, 128, 256}) {
-    const auto a = f16_values(n, 1.0f, rng), b = f16_values(n, 2.0f, rng);
+    const auto a = f16_values(n, 1.0f, rng);
+    const auto b = f16_bits(n, 2.0f, rng);
     for (SumOrder o : {SumOrder::kBatch, SumOrder::kSingle}) {
       if (o == SumOrder::kBatch && n % 8 != 0) continue;
       EXPECT_TRUE(same_bits(fast.dot(a.data(), b.data(), n, o), slow.dot(a.data(), b.data(), n, o))) << n;
@@ -55,7 +64,7 @@ TEST(Numerics, FastTwinEqualsReferenceBitForBit) {
   for (int64_t dim : {8, 24, 64, 128, 136}) {
     for (int64_t rows : {1, 3, 8, 9}) {
       const int64_t stride = dim + 5, max_keys = 150, w_stride = max_keys + 2, out_stride = dim + 1;
-      const auto v = f16_values(max_keys * stride, 1.0f, rng);
+      const auto v = f16_bits(max_keys * stride, 1.0f, rng);
       const auto w = f16_values(rows * w_stride, 0.1f, rng);
       std::vector<int64_t> n_keys(static_cast<size_t>(rows));
       for (int64_t i = 0; i < rows; ++i) n_keys[static_cast<size_t>(i)] = max_keys - rows + 1 + i - (i % 2) * 70;
@@ -84,13 +93,13 @@ TEST(Numerics, FastTwinEqualsReferenceBitForBit) {
      for (int64_t rows : {1, 8}) {
       const int64_t max_keys = rows == 1 ? 1100 : 150, w_stride = max_keys, stride = dim + 3;
       const int64_t n_blocks = (max_keys + block - 1) / block;
-      const auto v = f16_values(max_keys * stride, 1.0f, rng);
+      const auto v = f16_bits(max_keys * stride, 1.0f, rng);
       const auto w = f16_values(rows * w_stride, 0.1f, rng);
       std::vector<int32_t> table(static_cast<size_t>(n_blocks));
       std::iota(table.begin(), table.end(), 0);
       std::shuffle(table.begin(), table.end(), rng);  // a permutation: no two positions share a slot
       const int64_t block_stride = block * stride;
-      std::vector<float> paged(static_cast<size_t>(n_blocks * block_stride));
+      std::vector<uint16_t> paged(static_cast<size_t>(n_blocks * block_stride));
       for (int64_t p = 0; p < max_keys; ++p) {
         std::copy_n(v.data() + p * stride, stride, paged.data() + table[static_cast<size_t>(p / block)] * block_stride + (p % block) * stride);
       }
@@ -117,7 +126,8 @@ TEST(Numerics, FastTwinEqualsReferenceBitForBit) {
   for (int64_t n : {8, 32, 40, 64, 128}) {
     const int64_t stride = n + 8;
     for (int64_t keys : {1, 2, 7, 8, 9, 17, 100}) {
-      const auto q = f16_values(n, 1.0f, rng), k = f16_values(keys * stride, 2.0f, rng);
+      const auto q = f16_values(n, 1.0f, rng);
+      const auto k = f16_bits(keys * stride, 2.0f, rng);
       for (SumOrder o : {SumOrder::kBatch, SumOrder::kSingle}) {
         if (o == SumOrder::kBatch && n % 8 != 0) continue;
         std::vector<float> s1(static_cast<size_t>(keys)), s2(static_cast<size_t>(keys));
@@ -144,7 +154,8 @@ TEST(Numerics, FastTwinEqualsReferenceBitForBit) {
   for (int64_t dim : {8, 12, 64, 100}) {
     for (int64_t n : {1, 7, 33, 64, 100, 130, 300}) {  // > 64: several key blocks of the blocked twin
       const int64_t stride = dim + 3;
-      const auto w = f16_values(n, 0.1f, rng), v = f16_values(n * stride, 1.0f, rng);
+      const auto w = f16_values(n, 0.1f, rng);
+      const auto v = f16_bits(n * stride, 1.0f, rng);
       for (SumOrder o : {SumOrder::kBatch, SumOrder::kSingle}) {
         std::vector<float> o1(static_cast<size_t>(dim)), o2(static_cast<size_t>(dim));
         fast.weighted_sum(w.data(), v.data(), stride, n, dim, o1.data(), o);
@@ -152,7 +163,7 @@ TEST(Numerics, FastTwinEqualsReferenceBitForBit) {
         for (int64_t d = 0; d < dim; ++d) {
           EXPECT_TRUE(same_bits(o1[d], o2[d])) << dim << " " << n;
           double want = 0.0;
-          for (int64_t p = 0; p < n; ++p) want += static_cast<double>(w[p]) * static_cast<double>(v[p * stride + d]);
+          for (int64_t p = 0; p < n; ++p) want += static_cast<double>(w[p]) * static_cast<double>(fp16_to_f32(v[p * stride + d]));
           EXPECT_NEAR(static_cast<double>(o1[d]), want, 1e-5);
         }
       }
@@ -187,6 +198,15 @@ TEST(Numerics, RoundF16TwinsAgreeIncludingTiesAndSubnormals) {
   ref.round_f16(x.data(), static_cast<int64_t>(x.size()), b.data());
   for (size_t i = 0; i < x.size(); ++i) {
     EXPECT_EQ(std::memcmp(&a[i], &b[i], sizeof(float)), 0) << "x = " << x[i] << ": " << a[i] << " vs " << b[i];
+  }
+  // to_f16 (what the KV cache stores) gives the bits of the same rounding.
+  std::vector<uint16_t> h1(x.size()), h2(x.size());
+  fast.to_f16(x.data(), static_cast<int64_t>(x.size()), h1.data());
+  ref.to_f16(x.data(), static_cast<int64_t>(x.size()), h2.data());
+  for (size_t i = 0; i < x.size(); ++i) {
+    EXPECT_EQ(h1[i], h2[i]) << "x = " << x[i];
+    const float back = fp16_to_f32(h1[i]);
+    EXPECT_EQ(std::memcmp(&back, &b[i], sizeof(float)), 0) << "x = " << x[i];
   }
 }
 
