@@ -11,31 +11,17 @@
 #include <type_traits>
 
 #include "kernels/packed.h"
+#include "kernels/x86/packed_simd.h"
 
 namespace ts::avx2 {
 
 namespace {
 
-inline __m256i bcast4(const int8_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, sizeof(v));
-  return _mm256_set1_epi32(v);
-}
-
-// Decode streams each weight once from DRAM; the hardware prefetchers alone leave one core at
-// ~12 GB/s on this kind of machine (Zen 3). Asking for the lines ~3 KiB ahead (measured: 2-4 KiB
-// best, 0.5-1 KiB and 8 KiB worse) raised end-to-end Q4_0 decode by ~12% (median of 6 runs).
-constexpr size_t kPrefetchDistance = 3072;
-
-template <typename Block>
-inline void prefetch_ahead(const Block* block) {
-  const char* p = reinterpret_cast<const char*>(block) + kPrefetchDistance;
-  for (size_t off = 0; off < sizeof(Block); off += 64) _mm_prefetch(p + off, _MM_HINT_T0);
-}
-
-inline __m256 load_f16x8(const uint16_t* p) {
-  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-}
+using x86::bcast4;
+using x86::lane_tree;
+using x86::load_f16x8;
+using x86::prefetch_ahead;
+using x86::with_cols;
 
 // Int16 pair sums of one block (8 nibble steps) for each of NC activation rows.
 template <int NC>
@@ -76,17 +62,10 @@ void q4_0(int64_t nb, const BlockQ4_0x8* w, const BlockQ8S* act, int64_t stride,
   for (int c = 0; c < NC; ++c) _mm256_storeu_ps(out + 8 * c, acc[c]);
 }
 
-// Q4_1 and Q8_0 keep llama.cpp's arithmetic order exactly: per block, the 8 int32 lanes of
-// 4-element partial sums (our 8 steps) are scaled and accumulated separately in float, and the
-// lanes are summed at the end in its tree ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)). The models
+// Q4_1 and Q8_0 keep llama.cpp's per-lane float order (lane_tree, packed_simd.h). The models
 // these types come in (SmolLM2's Q4_1 layers, Q8_0 output tables) amplify any rounding change
 // into visibly different greedy text, so matching the reference engine bit for bit is worth the
 // extra float work; these kernels take one activation row at a time.
-inline __m256 lane_tree(const __m256* l) {
-  return _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(l[0], l[4]), _mm256_add_ps(l[2], l[6])),
-                       _mm256_add_ps(_mm256_add_ps(l[1], l[5]), _mm256_add_ps(l[3], l[7])));
-}
-
 inline __m256 lane_float(__m256i pairs16, __m256i ones) { return _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs16, ones)); }
 
 void q4_1_col(int64_t nb, const BlockQ4_1x8* w, const BlockQ8S* a, float* out, bool prefetch) {
@@ -125,20 +104,6 @@ void q8_0_col(int64_t nb, const BlockQ8_0x8* w, const BlockQ8S* a, float* out, b
     }
   }
   _mm256_storeu_ps(out, lane_tree(acc));
-}
-
-static_assert(kMaxTileCols == 4, "with_cols covers 1..4 columns");
-
-// Calls f(std::integral_constant<int, C>) with C = n_cols (1..kMaxTileCols) so each tile width
-// gets its own fully unrolled kernel.
-template <typename F>
-void with_cols(int n_cols, F&& f) {
-  switch (n_cols) {
-    case 1: return f(std::integral_constant<int, 1>{});
-    case 2: return f(std::integral_constant<int, 2>{});
-    case 3: return f(std::integral_constant<int, 3>{});
-    default: return f(std::integral_constant<int, 4>{});
-  }
 }
 
 }  // namespace

@@ -13,29 +13,17 @@
 #include <type_traits>
 
 #include "kernels/packed.h"
+#include "kernels/x86/packed_simd.h"
 
 namespace ts::avx512 {
 
 namespace {
 
-inline __m256i bcast4(const int8_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, sizeof(v));
-  return _mm256_set1_epi32(v);
-}
-
-// As packed_avx2.cpp: ask for the weight lines ~3 KiB ahead of use.
-constexpr size_t kPrefetchDistance = 3072;
-
-template <typename Block>
-inline void prefetch_ahead(const Block* block) {
-  const char* p = reinterpret_cast<const char*>(block) + kPrefetchDistance;
-  for (size_t off = 0; off < sizeof(Block); off += 64) _mm_prefetch(p + off, _MM_HINT_T0);
-}
-
-inline __m256 load_f16x8(const uint16_t* p) {
-  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-}
+using x86::bcast4;
+using x86::lane_tree;
+using x86::load_f16x8;
+using x86::prefetch_ahead;
+using x86::with_cols;
 
 template <int NC>
 void q4_0(int64_t nb, const BlockQ4_0x8* w, const BlockQ8S* act, int64_t stride, float* out) {
@@ -66,13 +54,7 @@ void q4_0(int64_t nb, const BlockQ4_0x8* w, const BlockQ8S* act, int64_t stride,
   for (int c = 0; c < NC; ++c) _mm256_storeu_ps(out + 8 * c, acc[c]);
 }
 
-// Q4_1 and Q8_0 keep llama.cpp's per-lane float order (see packed_avx2.cpp): each 4-element
-// partial sum is scaled and accumulated on its own, lanes summed in the same tree at the end.
-inline __m256 lane_tree(const __m256* l) {
-  return _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(l[0], l[4]), _mm256_add_ps(l[2], l[6])),
-                       _mm256_add_ps(_mm256_add_ps(l[1], l[5]), _mm256_add_ps(l[3], l[7])));
-}
-
+// Q4_1 and Q8_0: llama.cpp's per-lane float order, as in packed_avx2.cpp.
 inline __m256 dot4_float(__m256i u8, __m256i s8) {
   return _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(_mm256_setzero_si256(), u8, s8));
 }
@@ -110,18 +92,6 @@ void q8_0_col(int64_t nb, const BlockQ8_0x8* w, const BlockQ8S* a, float* out, b
     }
   }
   _mm256_storeu_ps(out, lane_tree(acc));
-}
-
-static_assert(kMaxTileCols == 4, "with_cols covers 1..4 columns");
-
-template <typename F>
-void with_cols(int n_cols, F&& f) {
-  switch (n_cols) {
-    case 1: return f(std::integral_constant<int, 1>{});
-    case 2: return f(std::integral_constant<int, 2>{});
-    case 3: return f(std::integral_constant<int, 3>{});
-    default: return f(std::integral_constant<int, 4>{});
-  }
 }
 
 }  // namespace

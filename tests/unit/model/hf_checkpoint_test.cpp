@@ -12,15 +12,12 @@
 #include "fixture_compare.h"
 #include "formats/gguf/gguf_reader.h"
 #include "model/hf_import.h"
+#include "../models_dir.h"
 
 namespace ts {
 namespace {
 
-std::string models_dir() {
-  if (const char* env = std::getenv("TINYSERVE_MODELS")) return env;
-  const char* home = std::getenv("HOME");
-  return std::string(home != nullptr ? home : ".") + "/.cache/tinyserve";
-}
+using test::models_dir;
 
 class HfCheckpoint : public ::testing::TestWithParam<const char*> {
  protected:

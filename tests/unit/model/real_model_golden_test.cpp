@@ -13,6 +13,7 @@
 #include "engine/generate.h"
 #include "engine/perplexity.h"
 #include "fixture_compare.h"
+#include "../models_dir.h"
 
 namespace ts {
 namespace {
@@ -30,11 +31,7 @@ std::ostream& operator<<(std::ostream& os, const RealModel& m) { return os << m.
 
 class RealModelGolden : public ::testing::TestWithParam<RealModel> {
  protected:
-  std::string model_path() const {
-    const char* dir = std::getenv("TINYSERVE_MODELS");
-    const std::string base = dir ? dir : std::string(std::getenv("HOME") ? std::getenv("HOME") : ".") + "/.cache/tinyserve";
-    return base + "/" + GetParam().file;
-  }
+  std::string model_path() const { return test::models_dir() + "/" + GetParam().file; }
   nlohmann::json fixture(const std::string& name) const {
     std::ifstream in(std::string(TS_FIXTURES_DIR) + "/" + GetParam().fixture_dir + "/" + name);
     return nlohmann::json::parse(in);

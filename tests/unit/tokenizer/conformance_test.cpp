@@ -24,17 +24,7 @@ TEST_P(VocabConformance, AllCasesMatch) {
   const auto expected = test::read_expected(base + ".out");
   ASSERT_EQ(cases.size(), expected.size());
   ASSERT_GT(cases.size(), 10u);
-  int failures = 0;
-  for (size_t i = 0; i < cases.size(); ++i) {
-    const auto ids = tok.encode(cases[i], /*add_special=*/false, /*parse_special=*/false);
-    if (ids != expected[i]) {
-      ++failures;
-      std::string got, want;
-      for (int32_t x : ids) got += " " + std::to_string(x);
-      for (int32_t x : expected[i]) want += " " + std::to_string(x);
-      ADD_FAILURE() << GetParam() << " case " << i << " '" << cases[i] << "'\n  got: " << got << "\n want: " << want;
-    }
-  }
+  const int failures = test::count_case_failures(tok, cases, expected, GetParam(), 1000);
   EXPECT_EQ(failures, 0);
 }
 

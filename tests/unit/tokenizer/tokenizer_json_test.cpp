@@ -11,16 +11,13 @@
 #include <nlohmann/json.hpp>
 
 #include "tokenizer/tokenizer.h"
+#include "../models_dir.h"
 #include "vocab_cases.h"
 
 namespace ts {
 namespace {
 
-std::string models_dir() {
-  if (const char* env = std::getenv("TINYSERVE_MODELS")) return env;
-  const char* home = std::getenv("HOME");
-  return std::string(home != nullptr ? home : ".") + "/.cache/tinyserve";
-}
+using test::models_dir;
 
 struct Source {
   const char* fixture;
@@ -89,12 +86,7 @@ TEST(TokenizerJsonSharedCases, Gpt2AndLlamaSpm) {
     const auto expected = test::read_expected(base + ".out");
     ASSERT_EQ(cases.size(), expected.size());
     ASSERT_GT(cases.size(), 10u);
-    int failures = 0;
-    for (size_t i = 0; i < cases.size(); ++i) {
-      if (tok.encode(cases[i], false, false) != expected[i] && ++failures <= 5) {
-        ADD_FAILURE() << vocab << " case " << i << " '" << cases[i] << "'";
-      }
-    }
+    const int failures = test::count_case_failures(tok, cases, expected, vocab);
     std::printf("%s: %zu shared cases, %d differ\n", vocab, cases.size(), failures);
     EXPECT_EQ(failures, 0);
   }
