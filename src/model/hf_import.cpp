@@ -10,7 +10,6 @@
 #include <functional>
 #include <map>
 #include <optional>
-#include <regex>
 #include <set>
 #include <sstream>
 
@@ -117,8 +116,27 @@ enum class Transform {
   kTranspose,     // GPT-2 Conv1D: [in, out] -> [out, in]
 };
 
+// Matches name against a pattern of literal text with at most one "{L}" (a layer number: 1-6
+// digits) or a trailing "*" (any rest); the layer number goes to *layer.
+bool match_name(const std::string& pattern, const std::string& name, std::string* layer) {
+  const size_t at = pattern.find("{L}");
+  if (at == std::string::npos) {
+    if (!pattern.empty() && pattern.back() == '*') return name.compare(0, pattern.size() - 1, pattern, 0, pattern.size() - 1) == 0;
+    return name == pattern;
+  }
+  const std::string head = pattern.substr(0, at), tail = pattern.substr(at + 3);
+  if (name.size() <= head.size() + tail.size() || name.compare(0, head.size(), head) != 0 ||
+      name.compare(name.size() - tail.size(), tail.size(), tail) != 0) {
+    return false;
+  }
+  const std::string digits = name.substr(head.size(), name.size() - head.size() - tail.size());
+  if (digits.size() > 6 || !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) return false;
+  *layer = digits;
+  return true;
+}
+
 struct Rule {
-  std::regex pattern;  // HF name (after the model prefix), layer number in group 1 if any
+  std::string pattern; // HF name after the model prefix; "{L}" stands for the layer number
   std::string target;  // GGUF name, "{}" for the layer number
   Transform transform = Transform::kNone;
   int64_t heads = 0;   // kPermuteHeads
@@ -138,27 +156,29 @@ class Importer {
   }
 
   void set(const std::string& key, gguf::Value v) { kv_[key] = std::move(v); }
-  void add_rule(const std::string& re, const std::string& target, Transform t = Transform::kNone, int64_t heads = 0) {
-    rules_.push_back({std::regex(re), target, t, heads});
+  void add_rule(const std::string& pattern, const std::string& target, Transform t = Transform::kNone, int64_t heads = 0) {
+    rules_.push_back({pattern, target, t, heads});
   }
   // HF tensors that hold no weights (buffers some exporters save): skipped.
-  void ignore(const std::string& re) { ignored_.emplace_back(re); }
+  void ignore(const std::string& pattern) { ignored_.push_back(pattern); }
 
-  std::unique_ptr<gguf::GgufFile> finish(const std::string& prefix_re) {
-    const std::regex prefix(prefix_re);
+  // prefixes: the first one a name starts with is dropped before matching (e.g. "model.").
+  std::unique_ptr<gguf::GgufFile> finish(const std::vector<std::string>& prefixes) {
     for (const auto& [hf_name, view] : owner_->checkpoint->tensors()) {
-      std::smatch pm;
       std::string name = hf_name;
-      if (std::regex_search(hf_name, pm, prefix) && pm.position(0) == 0) name = pm.suffix().str();
-      bool done = false;
-      for (const std::regex& re : ignored_) {
-        if (std::regex_match(name, re)) done = true;
+      for (const std::string& p : prefixes) {
+        if (name.compare(0, p.size(), p) == 0) {
+          name = name.substr(p.size());
+          break;
+        }
       }
+      std::string layer;
+      bool done = false;
+      for (const std::string& pattern : ignored_) done = done || match_name(pattern, name, &layer);
       for (const Rule& r : rules_) {
-        std::smatch m;
-        if (done || !std::regex_match(name, m, r.pattern)) continue;
+        if (done || !match_name(r.pattern, name, &layer)) continue;
         std::string target = r.target;
-        if (const auto at = target.find("{}"); at != std::string::npos) target.replace(at, 2, m[1].str());
+        if (const auto at = target.find("{}"); at != std::string::npos) target.replace(at, 2, layer);
         add_tensor(*view, target, r);
         done = true;
       }
@@ -277,7 +297,7 @@ class Importer {
   std::map<std::string, gguf::Value> kv_;
   std::vector<gguf::TensorInfo> tensors_;
   std::vector<Rule> rules_;
-  std::vector<std::regex> ignored_;
+  std::vector<std::string> ignored_;
 };
 
 void set_common(Importer& im, const Config& c, const std::string& arch, const std::string& name) {
@@ -315,25 +335,25 @@ std::unique_ptr<gguf::GgufFile> import_llama(const std::string& path, const Conf
   if (c.has("head_dim")) im.set("llama.attention.key_length", int_value(c.integer("head_dim")));
   rope_scaling(im, c, "llama");
   if (c.string("hidden_act", "silu") != "silu") fail("{}: hidden_act '{}' is not supported (silu)", c.file(), c.string("hidden_act", ""));
-  const std::string L = R"(layers\.(\d+)\.)";
-  im.add_rule(R"(embed_tokens\.weight)", "token_embd.weight");
-  im.add_rule(R"(norm\.weight)", "output_norm.weight");
-  im.add_rule(R"(lm_head\.weight)", "output.weight");
-  im.add_rule(L + R"(input_layernorm\.weight)", "blk.{}.attn_norm.weight");
-  im.add_rule(L + R"(self_attn\.q_proj\.weight)", "blk.{}.attn_q.weight", Transform::kPermuteHeads, H);
-  im.add_rule(L + R"(self_attn\.k_proj\.weight)", "blk.{}.attn_k.weight", Transform::kPermuteHeads, H_kv);
-  im.add_rule(L + R"(self_attn\.v_proj\.weight)", "blk.{}.attn_v.weight");
-  im.add_rule(L + R"(self_attn\.o_proj\.weight)", "blk.{}.attn_output.weight");
-  im.add_rule(L + R"(post_attention_layernorm\.weight)", "blk.{}.ffn_norm.weight");
-  im.add_rule(L + R"(mlp\.gate_proj\.weight)", "blk.{}.ffn_gate.weight");
-  im.add_rule(L + R"(mlp\.up_proj\.weight)", "blk.{}.ffn_up.weight");
-  im.add_rule(L + R"(mlp\.down_proj\.weight)", "blk.{}.ffn_down.weight");
-  im.ignore(R"(layers\.\d+\.self_attn\.rotary_emb\.inv_freq)");
-  return im.finish(R"(^model\.)");
+  const std::string L = "layers.{L}.";
+  im.add_rule("embed_tokens.weight", "token_embd.weight");
+  im.add_rule("norm.weight", "output_norm.weight");
+  im.add_rule("lm_head.weight", "output.weight");
+  im.add_rule(L + "input_layernorm.weight", "blk.{}.attn_norm.weight");
+  im.add_rule(L + "self_attn.q_proj.weight", "blk.{}.attn_q.weight", Transform::kPermuteHeads, H);
+  im.add_rule(L + "self_attn.k_proj.weight", "blk.{}.attn_k.weight", Transform::kPermuteHeads, H_kv);
+  im.add_rule(L + "self_attn.v_proj.weight", "blk.{}.attn_v.weight");
+  im.add_rule(L + "self_attn.o_proj.weight", "blk.{}.attn_output.weight");
+  im.add_rule(L + "post_attention_layernorm.weight", "blk.{}.ffn_norm.weight");
+  im.add_rule(L + "mlp.gate_proj.weight", "blk.{}.ffn_gate.weight");
+  im.add_rule(L + "mlp.up_proj.weight", "blk.{}.ffn_up.weight");
+  im.add_rule(L + "mlp.down_proj.weight", "blk.{}.ffn_down.weight");
+  im.ignore("layers.{L}.self_attn.rotary_emb.inv_freq");
+  return im.finish({"model."});
 }
 
 std::unique_ptr<gguf::GgufFile> import_gemma3(const std::string& path, const Config& c, const std::string& name,
-                                              const std::string& prefix) {
+                                              const std::vector<std::string>& prefixes) {
   Importer im(path, c);
   set_common(im, c, "gemma3", name);
   const int64_t head_dim = c.integer("head_dim", 256);
@@ -378,25 +398,26 @@ std::unique_ptr<gguf::GgufFile> import_gemma3(const std::string& path, const Con
     }
   }
   im.set("gemma3.attention.sliding_window_pattern", int_value(pattern));
-  const std::string L = R"(layers\.(\d+)\.)";
-  im.add_rule(R"(embed_tokens\.weight)", "token_embd.weight");
-  im.add_rule(R"(norm\.weight)", "output_norm.weight", Transform::kPlusOne);
-  im.add_rule(L + R"(input_layernorm\.weight)", "blk.{}.attn_norm.weight", Transform::kPlusOne);
-  im.add_rule(L + R"(self_attn\.q_proj\.weight)", "blk.{}.attn_q.weight");
-  im.add_rule(L + R"(self_attn\.k_proj\.weight)", "blk.{}.attn_k.weight");
-  im.add_rule(L + R"(self_attn\.v_proj\.weight)", "blk.{}.attn_v.weight");
-  im.add_rule(L + R"(self_attn\.o_proj\.weight)", "blk.{}.attn_output.weight");
-  im.add_rule(L + R"(self_attn\.q_norm\.weight)", "blk.{}.attn_q_norm.weight", Transform::kPlusOne);
-  im.add_rule(L + R"(self_attn\.k_norm\.weight)", "blk.{}.attn_k_norm.weight", Transform::kPlusOne);
-  im.add_rule(L + R"(post_attention_layernorm\.weight)", "blk.{}.post_attention_norm.weight", Transform::kPlusOne);
-  im.add_rule(L + R"(pre_feedforward_layernorm\.weight)", "blk.{}.ffn_norm.weight", Transform::kPlusOne);
-  im.add_rule(L + R"(post_feedforward_layernorm\.weight)", "blk.{}.post_ffw_norm.weight", Transform::kPlusOne);
-  im.add_rule(L + R"(mlp\.gate_proj\.weight)", "blk.{}.ffn_gate.weight");
-  im.add_rule(L + R"(mlp\.up_proj\.weight)", "blk.{}.ffn_up.weight");
-  im.add_rule(L + R"(mlp\.down_proj\.weight)", "blk.{}.ffn_down.weight");
-  im.add_rule(R"(lm_head\.weight)", "output.weight");
-  im.ignore(R"((vision_tower|multi_modal_projector)\..*)");  // a multimodal checkpoint's image side
-  return im.finish(prefix);
+  const std::string L = "layers.{L}.";
+  im.add_rule("embed_tokens.weight", "token_embd.weight");
+  im.add_rule("norm.weight", "output_norm.weight", Transform::kPlusOne);
+  im.add_rule(L + "input_layernorm.weight", "blk.{}.attn_norm.weight", Transform::kPlusOne);
+  im.add_rule(L + "self_attn.q_proj.weight", "blk.{}.attn_q.weight");
+  im.add_rule(L + "self_attn.k_proj.weight", "blk.{}.attn_k.weight");
+  im.add_rule(L + "self_attn.v_proj.weight", "blk.{}.attn_v.weight");
+  im.add_rule(L + "self_attn.o_proj.weight", "blk.{}.attn_output.weight");
+  im.add_rule(L + "self_attn.q_norm.weight", "blk.{}.attn_q_norm.weight", Transform::kPlusOne);
+  im.add_rule(L + "self_attn.k_norm.weight", "blk.{}.attn_k_norm.weight", Transform::kPlusOne);
+  im.add_rule(L + "post_attention_layernorm.weight", "blk.{}.post_attention_norm.weight", Transform::kPlusOne);
+  im.add_rule(L + "pre_feedforward_layernorm.weight", "blk.{}.ffn_norm.weight", Transform::kPlusOne);
+  im.add_rule(L + "post_feedforward_layernorm.weight", "blk.{}.post_ffw_norm.weight", Transform::kPlusOne);
+  im.add_rule(L + "mlp.gate_proj.weight", "blk.{}.ffn_gate.weight");
+  im.add_rule(L + "mlp.up_proj.weight", "blk.{}.ffn_up.weight");
+  im.add_rule(L + "mlp.down_proj.weight", "blk.{}.ffn_down.weight");
+  im.add_rule("lm_head.weight", "output.weight");
+  im.ignore("vision_tower.*");  // a multimodal checkpoint's image side
+  im.ignore("multi_modal_projector.*");
+  return im.finish(prefixes);
 }
 
 std::unique_ptr<gguf::GgufFile> import_gpt2(const std::string& path, const Config& c, const std::string& name) {
@@ -411,27 +432,28 @@ std::unique_ptr<gguf::GgufFile> import_gpt2(const std::string& path, const Confi
   im.set("gpt2.attention.layer_norm_epsilon", float_value(c.number("layer_norm_epsilon", 1e-5)));
   const std::string act = c.string("activation_function", "gelu_new");
   if (act != "gelu_new" && act != "gelu_pytorch_tanh") fail("{}: activation_function '{}' is not supported (gelu_new)", c.file(), act);
-  const std::string L = R"(h\.(\d+)\.)";
-  im.add_rule(R"(wte\.weight)", "token_embd.weight");
-  im.add_rule(R"(wpe\.weight)", "position_embd.weight");
-  im.add_rule(R"(ln_f\.weight)", "output_norm.weight");
-  im.add_rule(R"(ln_f\.bias)", "output_norm.bias");
-  im.add_rule(R"(lm_head\.weight)", "output.weight");
-  im.add_rule(L + R"(ln_1\.weight)", "blk.{}.attn_norm.weight");
-  im.add_rule(L + R"(ln_1\.bias)", "blk.{}.attn_norm.bias");
-  im.add_rule(L + R"(attn\.c_attn\.weight)", "blk.{}.attn_qkv.weight", Transform::kTranspose);
-  im.add_rule(L + R"(attn\.c_attn\.bias)", "blk.{}.attn_qkv.bias");
-  im.add_rule(L + R"(attn\.c_proj\.weight)", "blk.{}.attn_output.weight", Transform::kTranspose);
-  im.add_rule(L + R"(attn\.c_proj\.bias)", "blk.{}.attn_output.bias");
-  im.add_rule(L + R"(ln_2\.weight)", "blk.{}.ffn_norm.weight");
-  im.add_rule(L + R"(ln_2\.bias)", "blk.{}.ffn_norm.bias");
-  im.add_rule(L + R"(mlp\.c_fc\.weight)", "blk.{}.ffn_up.weight", Transform::kTranspose);
-  im.add_rule(L + R"(mlp\.c_fc\.bias)", "blk.{}.ffn_up.bias");
-  im.add_rule(L + R"(mlp\.c_proj\.weight)", "blk.{}.ffn_down.weight", Transform::kTranspose);
-  im.add_rule(L + R"(mlp\.c_proj\.bias)", "blk.{}.ffn_down.bias");
+  const std::string L = "h.{L}.";
+  im.add_rule("wte.weight", "token_embd.weight");
+  im.add_rule("wpe.weight", "position_embd.weight");
+  im.add_rule("ln_f.weight", "output_norm.weight");
+  im.add_rule("ln_f.bias", "output_norm.bias");
+  im.add_rule("lm_head.weight", "output.weight");
+  im.add_rule(L + "ln_1.weight", "blk.{}.attn_norm.weight");
+  im.add_rule(L + "ln_1.bias", "blk.{}.attn_norm.bias");
+  im.add_rule(L + "attn.c_attn.weight", "blk.{}.attn_qkv.weight", Transform::kTranspose);
+  im.add_rule(L + "attn.c_attn.bias", "blk.{}.attn_qkv.bias");
+  im.add_rule(L + "attn.c_proj.weight", "blk.{}.attn_output.weight", Transform::kTranspose);
+  im.add_rule(L + "attn.c_proj.bias", "blk.{}.attn_output.bias");
+  im.add_rule(L + "ln_2.weight", "blk.{}.ffn_norm.weight");
+  im.add_rule(L + "ln_2.bias", "blk.{}.ffn_norm.bias");
+  im.add_rule(L + "mlp.c_fc.weight", "blk.{}.ffn_up.weight", Transform::kTranspose);
+  im.add_rule(L + "mlp.c_fc.bias", "blk.{}.ffn_up.bias");
+  im.add_rule(L + "mlp.c_proj.weight", "blk.{}.ffn_down.weight", Transform::kTranspose);
+  im.add_rule(L + "mlp.c_proj.bias", "blk.{}.ffn_down.bias");
   // The causal-mask buffers older exports save.
-  im.ignore(R"(h\.\d+\.attn\.(masked_)?bias)");
-  return im.finish(R"(^transformer\.)");
+  im.ignore("h.{L}.attn.bias");
+  im.ignore("h.{L}.attn.masked_bias");
+  return im.finish({"transformer."});
 }
 
 }  // namespace
@@ -453,11 +475,11 @@ std::unique_ptr<gguf::GgufFile> import_hf_checkpoint(const std::string& path) {
   if (name.empty() || name == ".") name = fs::absolute(dir).filename().string();
   const std::string type = c.string("model_type", "");
   if (type == "llama") return import_llama(weights, c, name);
-  if (type == "gemma3_text") return import_gemma3(weights, c, name, R"(^model\.)");
+  if (type == "gemma3_text") return import_gemma3(weights, c, name, {"model."});
   if (type == "gemma3") {
     if (!c.has("text_config") || !c.raw()["text_config"].is_object()) fail("{}: gemma3 config without text_config", c.file());
     const Config text(c.raw()["text_config"], c.file() + " text_config");
-    return import_gemma3(weights, text, name, R"(^(language_model\.)?model\.)");
+    return import_gemma3(weights, text, name, {"language_model.model.", "model."});
   }
   if (type == "gpt2") return import_gpt2(weights, c, name);
   fail("{}: model_type '{}' is not supported (llama, gemma3_text, gemma3, gpt2)", c.file(), type);
