@@ -88,6 +88,7 @@ class Reader {
       v_.kind = VocabKind::kBytePairEncoding;
       v_.model_name = "gpt2";
       v_.pre = "tokenizer.json";
+      v_.explicit_pre = true;
       if (!norm.empty()) fail("{}: normalizer '{}' is not supported with a byte-level BPE", path_, type_of(norm[0]));
       read_pre_patterns(pre);
       read_merges(model, /*as_scores=*/false);

@@ -30,8 +30,8 @@ struct Fragment {
 
 Tokenizer::Tokenizer(Vocab vocab) : vocab_(std::move(vocab)) {
   if (vocab_.kind == VocabKind::kBytePairEncoding) {
-    pre_ = vocab_.pre_patterns.empty() ? std::make_unique<PreTokenizer>(vocab_.pre)
-                                       : std::make_unique<PreTokenizer>(vocab_.pre, vocab_.pre_patterns);
+    pre_ = vocab_.explicit_pre ? std::make_unique<PreTokenizer>(vocab_.pre, vocab_.pre_patterns)
+                               : std::make_unique<PreTokenizer>(vocab_.pre);
   }
   for (int32_t id = 0; id < vocab_.size(); ++id) {
     const TokenType t = vocab_.type(id);

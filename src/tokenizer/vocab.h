@@ -19,8 +19,10 @@ struct Vocab {
   std::string model_name;                // tokenizer.ggml.model
   std::string pre;                       // tokenizer.ggml.pre (BPE only)
   // Explicit pre-tokenizer regexes (a tokenizer.json's Split/ByteLevel/Digits steps), matched
-  // with full Unicode properties; when set they replace the named list of `pre`.
+  // with full Unicode properties; when explicit_pre they replace the named list of `pre` (an
+  // empty list then splits nothing).
   std::vector<std::string> pre_patterns;
+  bool explicit_pre = false;
   std::vector<std::string> tokens;       // [n_vocab]
   std::vector<float> scores;             // [n_vocab], SentencePiece merge priorities; -inf: never a merge result
   std::vector<TokenType> types;          // [n_vocab]

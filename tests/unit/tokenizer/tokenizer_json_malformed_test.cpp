@@ -75,6 +75,14 @@ TEST_F(TokenizerJsonFile, ByteLevelBpe) {
   EXPECT_TRUE(tok.is_end_of_generation(5));
 }
 
+TEST_F(TokenizerJsonFile, ByteLevelWithoutRegexSplitsNothing) {
+  json j = byte_level();
+  j["pre_tokenizer"]["use_regex"] = false;
+  const Tokenizer tok(Vocab::from_tokenizer_json(write(j)));
+  // One word: "ab" + "Ġab" merge across what the regex would have split.
+  EXPECT_EQ(tok.encode("ab ab", false, false), (std::vector<int32_t>{2, 4}));
+}
+
 TEST_F(TokenizerJsonFile, SentencePieceStyleBpe) {
   std::ofstream(dir_ / "tokenizer_config.json") << R"({"eos_token": {"content": "<unk>"}, "chat_template": "{{ x }}"})";
   const Tokenizer tok(Vocab::from_tokenizer_json(write(spm_style())));
