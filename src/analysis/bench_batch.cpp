@@ -19,7 +19,9 @@ BatchPoint run_once(Model& model, const Tokenizer& tokenizer, const BatchBenchOp
   EngineConfig ec;
   ec.scheduler = {n_seqs, std::min(o.max_batched_tokens, model.max_batch()), o.prompt + o.gen};
   ec.block_size = 16;
-  ec.kv_budget_bytes = n_seqs * ceil_div(o.prompt + o.gen, ec.block_size) * KvStore::bytes_per_block(c.n_layer, c.kv_dim(), ec.block_size);
+  ec.kv_type = o.kv_type;
+  ec.kv_budget_bytes = n_seqs * ceil_div(o.prompt + o.gen, ec.block_size) *
+                       KvStore::bytes_per_block(c.n_layer, c.kv_dim(), ec.block_size, o.kv_type, c.head_dim);
   Engine engine(model, tokenizer, ec);
   for (int64_t i = 0; i < n_seqs; ++i) {
     RequestOptions r;

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kv/kv_store.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 
@@ -19,6 +20,7 @@ struct BatchBenchOptions {
   int64_t gen = 64;
   int64_t max_batched_tokens = 512;
   int reps = 3;  // the median of reps runs is reported
+  KvType kv_type = KvType::kF16;
 };
 
 struct BatchPoint {

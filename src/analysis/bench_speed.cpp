@@ -49,7 +49,7 @@ std::vector<SpeedSample> bench_speed(Model& model, const SpeedOptions& o) {
     fail("bench: prompt of {} tokens exceeds the model's batch of {}", o.prompt_tokens, model.max_batch());
   }
   const int64_t n_ctx = std::max<int64_t>(std::max(o.prompt_tokens, o.gen_tokens), 1);
-  KvCache kv(c, n_ctx);
+  KvCache kv(c, n_ctx, o.kv_type);
   std::vector<float> logits(static_cast<size_t>(c.n_vocab));  // [n_vocab]
   const std::vector<int32_t> tokens = random_tokens(n_ctx, c.n_vocab, o.seed);
   std::vector<SpeedSample> out;

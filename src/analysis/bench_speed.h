@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "kv/kv_store.h"
 #include "model/model.h"
 
 namespace ts {
@@ -19,6 +20,7 @@ struct SpeedOptions {
   int64_t gen_tokens = 128;     // 0 skips the tg test
   int repetitions = 5;
   uint64_t seed = 1;            // token ids are random: speed does not depend on their values
+  KvType kv_type = KvType::kF16;
   // Called before every timed repetition with the test name ("pp512", "tg128"): lets the caller
   // measure this machine's limits right next to each repetition (shared machines drift).
   std::function<void(const std::string&)> before_rep;

@@ -22,12 +22,14 @@ double peak_rss_bytes() {
   return static_cast<double>(u.ru_maxrss) * 1024.0;  // ru_maxrss is in KiB on Linux
 }
 
-double kv_bytes_per_token_estimate(const ModelConfig& c) {
-  return 2.0 * static_cast<double>(c.n_layer) * static_cast<double>(c.kv_dim()) * sizeof(uint16_t);  // f16 cache
+double kv_bytes_per_token_estimate(const ModelConfig& c, KvType type) {
+  const double bytes_per_value = type == KvType::kQ8_0 ? 34.0 / 32.0 : 2.0;  // q8_0: f16 scale + 32 int8 per block
+  return 2.0 * static_cast<double>(c.n_layer) * static_cast<double>(c.kv_dim()) * bytes_per_value;
 }
 
 MemoryReport measure_memory(const ModelConfig& c, const std::string& model_name, double weight_bytes,
-                            const std::vector<int64_t>& contexts, const std::vector<int64_t>& sequences) {
+                            const std::vector<int64_t>& contexts, const std::vector<int64_t>& sequences,
+                            KvType kv_type) {
   if (contexts.empty() || sequences.empty()) fail("bench memory: --ctx and --seqs need at least one value");
   for (int64_t x : contexts) {
     if (x < 1 || x > (int64_t{1} << 22)) fail("bench memory: context {} is out of range", x);
@@ -40,10 +42,11 @@ MemoryReport measure_memory(const ModelConfig& c, const std::string& model_name,
   r.weight_bytes = weight_bytes;
   r.contexts = contexts;
   r.sequences = sequences;
-  r.kv_bytes_per_token_est = kv_bytes_per_token_estimate(c);
+  r.kv_type = kv_type;
+  r.kv_bytes_per_token_est = kv_bytes_per_token_estimate(c, kv_type);
   {
     const int64_t probe_ctx = contexts.front();
-    const KvCache kv(c, probe_ctx);
+    const KvCache kv(c, probe_ctx, kv_type);
     r.kv_bytes_per_token_measured = static_cast<double>(kv.bytes()) / static_cast<double>(probe_ctx);
   }
   r.peak_rss_bytes = peak_rss_bytes();
@@ -58,8 +61,9 @@ std::string memory_markdown(const MemoryReport& r) {
   s += "| quantity | value | of RAM |\n| --- | ---: | ---: |\n";
   s += fmt::format("| weights (file tensors) | {:.1f} MB | {} |\n", mb(r.weight_bytes), pct(r.weight_bytes, r.ram_bytes, 2));
   // KB here are 1024 bytes, as KV sizes are usually quoted (TinyLlama: 22 x 2 x 256 x 2 B = 22.0 KB).
-  s += fmt::format("| KV per token, computed (2 x layers x kv_dim x 2 B, f16) | {:.1f} KB ({:.0f} B) | - |\n",
-                   r.kv_bytes_per_token_est / 1024.0, r.kv_bytes_per_token_est);
+  s += fmt::format("| KV per token, computed (2 x layers x kv_dim x {}) | {:.1f} KB ({:.0f} B) | - |\n",
+                   r.kv_type == KvType::kQ8_0 ? "34/32 B, q8_0" : "2 B, f16", r.kv_bytes_per_token_est / 1024.0,
+                   r.kv_bytes_per_token_est);
   s += fmt::format("| KV per token, measured (allocated cache / context) | {:.1f} KB ({:.0f} B) | - |\n", per_tok / 1024.0, per_tok);
   s += fmt::format("| peak RSS of this process | {:.1f} MB | {} |\n\n", mb(r.peak_rss_bytes), pct(r.peak_rss_bytes, r.ram_bytes, 2));
   const double free_for_kv = r.ram_bytes - r.weight_bytes;
@@ -99,6 +103,7 @@ nlohmann::json memory_json(const MemoryReport& r) {
   }
   return {{"model", r.model},
           {"weight_bytes", r.weight_bytes},
+          {"kv_type", std::string(kv_type_name(r.kv_type))},
           {"kv_bytes_per_token_est", r.kv_bytes_per_token_est},
           {"kv_bytes_per_token_measured", r.kv_bytes_per_token_measured},
           {"peak_rss_bytes", r.peak_rss_bytes},

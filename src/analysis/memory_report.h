@@ -8,15 +8,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kv/kv_store.h"
 #include "model/config.h"
 
 namespace ts {
 
 // Peak resident memory of this process so far (never decreases).
 double peak_rss_bytes();
-// K and V of one token for every layer, in the cache's element type (f16), computed from the
-// config alone.
-double kv_bytes_per_token_estimate(const ModelConfig& c);
+// K and V of one token for every layer, in the cache's element type (f16: 2 bytes a value;
+// q8_0: 34 bytes per 32 values), computed from the config alone.
+double kv_bytes_per_token_estimate(const ModelConfig& c, KvType type = KvType::kF16);
 
 struct MemoryReport {
   std::string model;
@@ -25,12 +26,14 @@ struct MemoryReport {
   double kv_bytes_per_token_measured = 0;
   double peak_rss_bytes = 0;          // this process after loading (and the test allocation)
   double ram_bytes = 0;               // physical memory of this machine
+  KvType kv_type = KvType::kF16;
   std::vector<int64_t> contexts;
   std::vector<int64_t> sequences;
 };
 
 MemoryReport measure_memory(const ModelConfig& c, const std::string& model_name, double weight_bytes,
-                            const std::vector<int64_t>& contexts, const std::vector<int64_t>& sequences);
+                            const std::vector<int64_t>& contexts, const std::vector<int64_t>& sequences,
+                            KvType kv_type = KvType::kF16);
 std::string memory_markdown(const MemoryReport& r);
 nlohmann::json memory_json(const MemoryReport& r);
 

@@ -33,6 +33,7 @@ struct SpeedArgs {
   int64_t prompt = 512;
   int64_t gen = 128;
   int reps = 5;
+  KvType kv_type = KvType::kF16;
   bool json = false;
   bool roofline = false;
   bool vs_llamacpp = false;
@@ -97,6 +98,7 @@ void run_speed(const SpeedArgs& a) {
   o.prompt_tokens = a.prompt;
   o.gen_tokens = a.gen;
   o.repetitions = a.reps;
+  o.kv_type = a.kv_type;
   std::optional<MachineLimits> limits;
   // Read bandwidth measured right before each timed tg repetition: on a shared machine it drifts
   // by tens of percent within a minute, so each repetition is also compared with its own window.
@@ -191,6 +193,7 @@ struct MemoryArgs {
   std::string model;
   std::vector<int64_t> contexts = {512, 1024, 2048, 4096};
   std::vector<int64_t> sequences = {1, 4, 8, 16};
+  KvType kv_type = KvType::kF16;
   bool json = false;
 };
 
@@ -198,7 +201,7 @@ void run_memory(const MemoryArgs& a) {
   LoadedModel m = load_everything(a.model, 1, 1);
   const ModelSummary summary = summarize_model(*m.file);
   const MemoryReport r = measure_memory(m.model->config(), summary.name, static_cast<double>(summary.bytes), a.contexts,
-                                        a.sequences);
+                                        a.sequences, a.kv_type);
   if (a.json) {
     std::printf("%s\n", memory_json(r).dump(2).c_str());
   } else {
@@ -328,6 +331,7 @@ void add_bench_commands(CLI::App& app) {
   sp->add_option("-r,--repetitions", speed.reps, "Timed repetitions of each test")->check(CLI::Range(1, 1000));
   sp->add_flag("--json", speed.json, "JSON instead of the Markdown table");
   add_threads_flag(sp, speed.threads);
+  add_kv_type_flag(sp, speed.kv_type);
   sp->add_flag("--roofline", speed.roofline, "Also measure this machine's limits and report the fraction reached");
   sp->add_flag("--vs-llamacpp", speed.vs_llamacpp,
                "Also run llama.cpp (llama-cpp-python) on the same GGUF and settings and add its columns");
@@ -348,6 +352,7 @@ void add_bench_commands(CLI::App& app) {
   me->add_option("--ctx", mem.contexts, "Context lengths, comma-separated")->delimiter(',')->check(CLI::Range(1, 1 << 22));
   me->add_option("--seqs", mem.sequences, "Sequence counts, comma-separated")->delimiter(',')->check(CLI::Range(1, 4096));
   me->add_flag("--json", mem.json, "JSON instead of Markdown");
+  add_kv_type_flag(me, mem.kv_type);
   me->callback([] { run_memory(mem); });
 
   static BatchArgs batch;
@@ -359,6 +364,7 @@ void add_bench_commands(CLI::App& app) {
   ba->add_option("-r,--repetitions", batch.options.reps, "Runs per point (median reported)")->check(CLI::Range(1, 100));
   ba->add_option("--max-batched-tokens", batch.options.max_batched_tokens, "Tokens per engine step")->check(CLI::Range(1, 8192));
   ba->add_flag("--json", batch.json, "JSON instead of Markdown");
+  add_kv_type_flag(ba, batch.options.kv_type);
   add_threads_flag(ba, batch.threads);
   ba->callback([] { run_batch(batch); });
 

@@ -21,6 +21,7 @@ struct GenerateFlags {
   int64_t ctx = 2048;
   bool chat = false;
   bool json = false;
+  KvType kv_type = KvType::kF16;
   std::vector<std::string> stop;
   SamplingParams sampling;
 };
@@ -37,6 +38,7 @@ void add_sampling_flags(CLI::App* cmd, GenerateFlags& f) {
   cmd->add_option("--seed", f.sampling.seed, "Random seed (same seed, same output)");
   cmd->add_option("--stop", f.stop, "Stop string (repeatable)");
   cmd->add_option("-c,--ctx", f.ctx, "Context length in tokens")->check(CLI::Range(16, 1 << 20));
+  add_kv_type_flag(cmd, f.kv_type);
   add_threads_flag(cmd, f.threads);
 }
 
@@ -62,7 +64,7 @@ void run_command(const GenerateFlags& f) {
     fail("prompt ({} tokens) + -n {} exceeds the context of {} (raise --ctx, up to {})", prompt.size(), f.n_predict,
          ctx, m.model->config().n_ctx_train);
   }
-  KvCache kv(m.model->config(), static_cast<int64_t>(prompt.size()) + f.n_predict);
+  KvCache kv(m.model->config(), static_cast<int64_t>(prompt.size()) + f.n_predict, f.kv_type);
   GenerateOptions opt;
   opt.max_tokens = f.n_predict;
   opt.sampling = f.sampling;
@@ -113,7 +115,7 @@ void chat_command(const GenerateFlags& f) {
       std::fprintf(stderr, "the conversation no longer fits in %lld tokens; start a new chat\n", static_cast<long long>(ctx));
       break;
     }
-    KvCache kv(m.model->config(), ctx);
+    KvCache kv(m.model->config(), ctx, f.kv_type);
     GenerateOptions opt;
     opt.max_tokens = static_cast<int32_t>(std::min<int64_t>(room, f.n_predict));
     opt.sampling = f.sampling;

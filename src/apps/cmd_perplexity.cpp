@@ -17,6 +17,7 @@ struct PerplexityFlags {
   int64_t chunks = -1;
   int threads = 1;
   bool compare_kl = false;
+  KvType kv_type = KvType::kF16;
 };
 
 void perplexity_command(const PerplexityFlags& f) {
@@ -28,7 +29,9 @@ void perplexity_command(const PerplexityFlags& f) {
   opt.max_chunks = f.chunks;
   opt.kl_base_out = f.kl_base_out;
   opt.kl_base_in = f.kl_base_in;
-  std::fprintf(stderr, "perplexity: ctx %lld, threads %d\n", static_cast<long long>(f.ctx), m.pool->num_threads());
+  opt.kv_type = f.kv_type;
+  std::fprintf(stderr, "perplexity: ctx %lld, threads %d, KV %s\n", static_cast<long long>(f.ctx), m.pool->num_threads(),
+               std::string(kv_type_name(f.kv_type)).c_str());
   const PerplexityResult r = compute_perplexity(*m.model, *m.tokenizer, text, opt, [](int64_t chunk, double ppl) {
     std::printf("[%lld]%.4f,", static_cast<long long>(chunk), ppl);
     std::fflush(stdout);
@@ -62,6 +65,7 @@ void add_perplexity_command(CLI::App& app) {
   cmd->add_option("-f,--file", f->text_file, "Text file")->check(CLI::ExistingFile);
   cmd->add_option("-c,--ctx", f->ctx, "Tokens per chunk")->check(CLI::Range(16, 8192));
   cmd->add_option("--chunks", f->chunks, "Most chunks to evaluate (default: all)")->check(CLI::Range(1, 1 << 20));
+  add_kv_type_flag(cmd, f->kv_type);
   cmd->add_option("--kl-divergence-base", f->kl_base_out, "Write (or, with --kl-divergence, read) a base log-prob file");
   cmd->add_flag("--kl-divergence", f->compare_kl, "Compare against the --kl-divergence-base file instead of writing it");
   add_threads_flag(cmd, f->threads);

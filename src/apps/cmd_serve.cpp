@@ -26,6 +26,7 @@ struct ServeFlags {
   int64_t max_batched_tokens = 256;
   int64_t kv_mb = 0;
   int64_t block_size = 16;
+  KvType kv_type = KvType::kF16;
 };
 
 void serve_command(const ServeFlags& f) {
@@ -44,9 +45,10 @@ void serve_command(const ServeFlags& f) {
   EngineConfig ec;
   ec.scheduler = {f.max_seqs, f.max_batched_tokens, ctx};
   ec.block_size = f.block_size;
+  ec.kv_type = f.kv_type;
   // Default budget: every sequence at full context, capped at 2 GiB (pages are only committed
   // as sequences use them).
-  const int64_t per_token = KvStore::bytes_per_block(c.n_layer, c.kv_dim(), 1);
+  const int64_t per_token = KvStore::bytes_per_block(c.n_layer, c.kv_dim(), 1, f.kv_type, c.head_dim);
   ec.kv_budget_bytes = f.kv_mb > 0 ? f.kv_mb << 20 : std::min<int64_t>(f.max_seqs * ctx * per_token, int64_t{2} << 30);
   Engine engine(*m.model, *m.tokenizer, ec);
   const ChatTemplate tmpl = ChatTemplate::detect(m.tokenizer->vocab().chat_template);
@@ -68,11 +70,12 @@ void serve_command(const ServeFlags& f) {
     server.stop();
   });
   std::printf("tinyserve: serving %s on http://%s:%d (chat page at /)\n", so.model_name.c_str(), f.host.c_str(), server.port());
-  std::printf("tinyserve: %s chat template | context %lld | up to %lld sequences, %lld tokens per step | KV %lld blocks of %lld tokens (%.0f MiB) | %d threads%s\n",
+  std::printf("tinyserve: %s chat template | context %lld | up to %lld sequences, %lld tokens per step | KV %lld blocks of %lld tokens (%.0f MiB, %s) | %d threads%s\n",
               tmpl.family_name(), static_cast<long long>(ctx), static_cast<long long>(f.max_seqs),
               static_cast<long long>(f.max_batched_tokens), static_cast<long long>(engine.num_kv_blocks()),
               static_cast<long long>(f.block_size),
-              static_cast<double>(engine.num_kv_blocks() * KvStore::bytes_per_block(c.n_layer, c.kv_dim(), f.block_size)) / (1 << 20),
+              static_cast<double>(engine.num_kv_blocks() * KvStore::bytes_per_block(c.n_layer, c.kv_dim(), f.block_size, f.kv_type, c.head_dim)) / (1 << 20),
+              std::string(kv_type_name(f.kv_type)).c_str(),
               m.pool->num_threads(), key.empty() ? "" : " | API key required");
   std::fflush(stdout);
   server.serve();
@@ -98,6 +101,7 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--kv-mb", f->kv_mb, "KV cache budget in MiB (default: every sequence at full context, at most 2048)")
       ->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--block-size", f->block_size, "Tokens per KV block")->check(CLI::Range(1, 4096));
+  add_kv_type_flag(cmd, f->kv_type);
   add_threads_flag(cmd, f->threads);
   cmd->callback([f] {
     if (f->max_batched_tokens < f->max_seqs) fail("--max-batched-tokens {} must be at least --max-seqs {}", f->max_batched_tokens, f->max_seqs);

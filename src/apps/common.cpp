@@ -52,6 +52,13 @@ void add_threads_flag(CLI::App* cmd, int& threads) {
   cmd->add_option("-t,--threads", threads, "Worker threads (default: physical cores available to this process)")->check(CLI::Range(1, 512));
 }
 
+void add_kv_type_flag(CLI::App* cmd, KvType& type) {
+  cmd->add_option_function<std::string>(
+         "--kv-type", [&type](const std::string& s) { type = parse_kv_type(s); },
+         "KV cache element type: f16 (default, as llama.cpp) or q8_0 (47% smaller, small rounding error)")
+      ->check(CLI::IsMember({"f16", "q8_0"}));
+}
+
 std::string read_text_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) fail("cannot read '{}'", path);

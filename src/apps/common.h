@@ -7,6 +7,7 @@
 
 #include "base/thread_pool.h"
 #include "formats/gguf/gguf_reader.h"
+#include "kv/kv_store.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 
@@ -28,6 +29,8 @@ Vocab load_vocab(const std::string& path);
 
 // -t/--threads with validation and the default (physical cores available to this process).
 void add_threads_flag(CLI::App* cmd, int& threads);
+// --kv-type f16|q8_0: how the KV cache stores keys and values (default f16).
+void add_kv_type_flag(CLI::App* cmd, KvType& type);
 
 std::string read_text_file(const std::string& path);
 

@@ -8,17 +8,17 @@
 
 namespace ts {
 
-int64_t kv_blocks_for_budget(const ModelConfig& c, int64_t block_size, int64_t budget_bytes) {
+int64_t kv_blocks_for_budget(const ModelConfig& c, int64_t block_size, int64_t budget_bytes, KvType type) {
   if (block_size <= 0) fail("KV block size {} must be positive", block_size);
-  return budget_bytes / KvStore::bytes_per_block(c.n_layer, c.kv_dim(), block_size);
+  return budget_bytes / KvStore::bytes_per_block(c.n_layer, c.kv_dim(), block_size, type, c.head_dim);
 }
 
 namespace {
 int64_t checked_blocks(const ModelConfig& c, const EngineConfig& config) {
-  const int64_t n = kv_blocks_for_budget(c, config.block_size, config.kv_budget_bytes);
+  const int64_t n = kv_blocks_for_budget(c, config.block_size, config.kv_budget_bytes, config.kv_type);
   if (n < 1) {
     fail("KV budget of {} bytes is less than one block of {} tokens ({} bytes)", config.kv_budget_bytes, config.block_size,
-         KvStore::bytes_per_block(c.n_layer, c.kv_dim(), config.block_size));
+         KvStore::bytes_per_block(c.n_layer, c.kv_dim(), config.block_size, config.kv_type, c.head_dim));
   }
   return n;
 }
@@ -28,7 +28,8 @@ Engine::Engine(Model& model, const Tokenizer& tokenizer, const EngineConfig& con
     : model_(model),
       tokenizer_(tokenizer),
       config_(config),
-      store_(model.config().n_layer, model.config().kv_dim(), config.block_size, checked_blocks(model.config(), config)),
+      store_(model.config().n_layer, model.config().kv_dim(), config.block_size, checked_blocks(model.config(), config),
+             config.kv_type, model.config().head_dim),
       pool_(store_.num_blocks(), config.block_size),
       scheduler_(config.scheduler, pool_) {
   const SchedulerConfig& s = config.scheduler;

@@ -27,6 +27,7 @@ struct EngineConfig {
   SchedulerConfig scheduler;
   int64_t block_size = 16;         // tokens per KV block
   int64_t kv_budget_bytes = 1ll << 30;
+  KvType kv_type = KvType::kF16;
 };
 
 struct RequestOptions {
@@ -118,6 +119,6 @@ class Engine {
 };
 
 // KV blocks a byte budget buys for this model.
-int64_t kv_blocks_for_budget(const ModelConfig& c, int64_t block_size, int64_t budget_bytes);
+int64_t kv_blocks_for_budget(const ModelConfig& c, int64_t block_size, int64_t budget_bytes, KvType type = KvType::kF16);
 
 }  // namespace ts

@@ -154,7 +154,7 @@ PerplexityResult compute_perplexity(Model& model, const Tokenizer& tokenizer, co
   const int64_t first = n_ctx / 2;
   const int64_t n_scored_per_chunk = n_ctx - 1 - first;
   const int64_t row = packed_row_size(n_vocab);
-  KvCache kv(model.config(), n_ctx);
+  KvCache kv(model.config(), n_ctx, opt.kv_type);
   std::vector<float> logits(static_cast<size_t>(n_ctx * n_vocab));  // [n_ctx, n_vocab]
   std::vector<int32_t> batch(static_cast<size_t>(n_ctx));
   std::vector<uint16_t> packed(static_cast<size_t>(n_scored_per_chunk * row));

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "kv/kv_store.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 
@@ -18,6 +19,7 @@ struct PerplexityOptions {
   int64_t max_chunks = -1;          // -1: all
   std::string kl_base_out;          // write a base file here
   std::string kl_base_in;           // compare against this base file (tokens come from it)
+  KvType kv_type = KvType::kF16;
 };
 
 struct KlStats {

@@ -18,25 +18,34 @@ inline SumOrder sum_order_for(int64_t n_tokens, int64_t n) {
   return n_tokens > 1 && n % 8 == 0 ? SumOrder::kBatch : SumOrder::kSingle;
 }
 
-// Rows of f16 values (IEEE half bits) kept in fixed-size blocks (the paged KV cache): row p
-// lives at base + table[p / block_size] * block_stride + (p % block_size) * row_stride. A
-// contiguous buffer is one block large enough for every row.
-struct PagedRows {
-  const uint16_t* base = nullptr;
+// Rows kept in fixed-size blocks (the paged KV cache): row p lives at base +
+// table[p / block_size] * block_stride + (p % block_size) * row_stride, strides counted in T.
+// A contiguous buffer is one block large enough for every row.
+template <typename T>
+struct Paged {
+  const T* base = nullptr;
   const int32_t* table = nullptr;  // [ceil(rows / block_size)] block ids
   int64_t block_size = 0;          // rows per block
-  int64_t block_stride = 0;        // values between consecutive block ids
-  int64_t row_stride = 0;          // values between rows inside a block
+  int64_t block_stride = 0;        // elements between consecutive block ids
+  int64_t row_stride = 0;          // elements between rows inside a block
 
-  const uint16_t* row(int64_t p) const { return base + table[p / block_size] * block_stride + (p % block_size) * row_stride; }
+  const T* row(int64_t p) const { return base + table[p / block_size] * block_stride + (p % block_size) * row_stride; }
   // Rows p.. that stay inside p's block.
   int64_t rows_left_in_block(int64_t p) const { return block_size - p % block_size; }
 
-  static PagedRows contiguous(const uint16_t* v, int64_t row_stride) {
+  static Paged contiguous(const T* v, int64_t row_stride) {
     static constexpr int32_t kOnlyBlock = 0;
     return {v, &kOnlyBlock, int64_t{1} << 40, 0, row_stride};
   }
 };
+
+using PagedRows = Paged<uint16_t>;  // f16 values (IEEE half bits)
+using PagedBytes = Paged<uint8_t>;  // raw bytes: the KV store's view, whatever its row type
+
+// A byte view of f16 rows as f16 values (their byte strides are even).
+inline PagedRows as_f16(const PagedBytes& b) {
+  return {reinterpret_cast<const uint16_t*>(b.base), b.table, b.block_size, b.block_stride / 2, b.row_stride / 2};
+}
 
 struct NumericKernels {
   // sum_i a[i] * b[i] over n values: a already rounded to f16 values, b f16 (a cached key).
@@ -58,6 +67,10 @@ struct NumericKernels {
   // (the fast twin reads each chunk of v once for all rows).
   void (*weighted_sums)(const float* w, int64_t w_stride, const int64_t* n_keys, int64_t n_rows, const PagedRows& v,
                         int64_t dim, float* out, int64_t out_stride, SumOrder order);
+  // out[d] = sum_p w[p] * v_p[d] for d < dim (a multiple of 32), first <= p < n, where v.row(p)
+  // holds dim / 32 Q8_0 blocks. Each term is fma(w[p] * scale_p, q, sum), p in order, so the twins
+  // agree bit for bit.
+  void (*weighted_sum_q8_0)(const float* w, const PagedBytes& v, int64_t first, int64_t n, int64_t dim, float* out);
   // gate[i] = gate[i] / (1 + exp(-gate[i])) * up[i]
   void (*swiglu)(float* gate, const float* up, int64_t n);
   // out[i] = in[i] rounded to the nearest f16 value (ties to even), as f32; in may equal out.

@@ -5,9 +5,11 @@
 #include <limits>
 
 #include "base/error.h"
+#include "kernels/dtype_table.h"
 #include "kernels/numerics.h"
 #include "kernels/ops.h"
 #include "model/weights.h"
+#include "quant/quantize.h"
 
 namespace ts {
 
@@ -66,6 +68,7 @@ int64_t Decoder::lay_out_batch(std::span<const SeqChunk> chunks, const KvStore& 
   if (kv.n_layer() != c.n_layer || kv.kv_dim() != c.kv_dim()) {
     fail("forward: KV store of {} layers x {} values does not fit a model of {} x {}", kv.n_layer(), kv.kv_dim(), c.n_layer, c.kv_dim());
   }
+  if (kv.type() == KvType::kQ8_0) kv_row_bytes(kv.type(), c.kv_dim(), c.head_dim);  // throws unless heads are whole blocks
   int64_t n = 0, max_ctx = 0, rows = 0;
   for (const SeqChunk& ch : chunks) {
     if (ch.n_tokens <= 0) fail("forward: a sequence with {} tokens", ch.n_tokens);
@@ -176,9 +179,34 @@ void Decoder::kv_update(std::span<const SeqChunk> chunks, KvStore& kv, int64_t i
     const SeqChunk& ch = chunks[static_cast<size_t>(chunk_of_[static_cast<size_t>(t)])];
     const int64_t pos = pos_[static_cast<size_t>(t)];
     const int32_t block = ch.block_table[pos / kv.block_size()];
-    numeric_kernels().to_f16(k_.data() + t * kv_dim, kv_dim, kv.k_row(il, block, pos % kv.block_size()));
-    numeric_kernels().to_f16(v_.data() + t * kv_dim, kv_dim, kv.v_row(il, block, pos % kv.block_size()));
+    uint8_t* k_dst = kv.k_row(il, block, pos % kv.block_size());
+    uint8_t* v_dst = kv.v_row(il, block, pos % kv.block_size());
+    if (kv.type() == KvType::kQ8_0) {
+      quantize_activations_q8_0(k_.data() + t * kv_dim, reinterpret_cast<BlockQ8_0*>(k_dst), kv_dim);
+      quantize_activations_q8_0(v_.data() + t * kv_dim, reinterpret_cast<BlockQ8_0*>(v_dst), kv_dim);
+    } else {
+      numeric_kernels().to_f16(k_.data() + t * kv_dim, kv_dim, reinterpret_cast<uint16_t*>(k_dst));
+      numeric_kernels().to_f16(v_.data() + t * kv_dim, kv_dim, reinterpret_cast<uint16_t*>(v_dst));
+    }
   }
+}
+
+// Jobs are blocks of consecutive queries of one head: each chunk of keys is then read once per
+// block (and reused from L1 by its queries) instead of once per query. Causal rows cost in
+// proportion to their position, so small jobs are handed out dynamically. f(head, query block,
+// its chunk, the thread's [kQueryBlock, ctx_capacity] scores).
+template <typename F>
+void Decoder::for_each_attention_job(std::span<const SeqChunk> chunks, F&& f) {
+  const int64_t n_head = cfg_.n_head;
+  const size_t jobs = jobs_.size() * static_cast<size_t>(n_head);
+  const size_t chunk = std::max<size_t>(1, jobs / (static_cast<size_t>(pool_.num_threads()) * 16));
+  pool_.parallel_for_dynamic(jobs, chunk, [&](size_t begin, size_t end, int thread) {
+    float* scores = scores_.data() + static_cast<size_t>(thread) * static_cast<size_t>(kQueryBlock * ctx_capacity_);
+    for (size_t job = begin; job < end; ++job) {
+      const QueryBlock& qb = jobs_[job / static_cast<size_t>(n_head)];
+      f(static_cast<int64_t>(job) % n_head, qb, chunks[static_cast<size_t>(qb.chunk)], scores);
+    }
+  });
 }
 
 // Causal attention of each new token over its sequence's visible positions, per head; heads
@@ -190,54 +218,74 @@ void Decoder::kv_update(std::span<const SeqChunk> chunks, KvStore& kv, int64_t i
 // keep the order (and bits) of the unmasked walk.
 void Decoder::attention(std::span<const SeqChunk> chunks, const KvStore& kv, int64_t il, float kq_scale, int64_t window) {
   perf::Zone zone("attention", il);
+  if (kv.type() == KvType::kQ8_0) return attention_q8_0(chunks, kv, il, kq_scale, window);
   const ModelConfig& c = cfg_;
   const NumericKernels& ak = numeric_kernels();
   const int64_t group = c.n_head / c.n_head_kv;
-  // Jobs are blocks of consecutive queries of one head: each chunk of keys is then read once
-  // per block (and reused from L1 by its queries) instead of once per query. Causal rows cost in
-  // proportion to their position, so small jobs are handed out dynamically.
-  const size_t jobs = jobs_.size() * static_cast<size_t>(c.n_head);
-  const size_t chunk = std::max<size_t>(1, jobs / (static_cast<size_t>(pool_.num_threads()) * 16));
-  pool_.parallel_for_dynamic(jobs, chunk, [&](size_t begin, size_t end, int thread) {
-    // [kQueryBlock, ctx_capacity] scores of this thread's block
-    float* scores = scores_.data() + static_cast<size_t>(thread) * static_cast<size_t>(kQueryBlock * ctx_capacity_);
-    for (size_t job = begin; job < end; ++job) {
-      const int64_t h = static_cast<int64_t>(job) % c.n_head;
-      const QueryBlock& qb = jobs_[job / static_cast<size_t>(c.n_head)];
-      const SeqChunk& ch = chunks[static_cast<size_t>(qb.chunk)];
-      const int64_t t0 = qb.t0, t1 = qb.t1;
-      const SumOrder qk_order = sum_order_for(qb.prompt ? 2 : 1, c.head_dim);
-      const SumOrder pv_order = qb.prompt ? SumOrder::kBatch : SumOrder::kSingle;
-      const PagedRows keys = kv.k_rows(il, ch.block_table, (h / group) * c.head_dim);
-      const PagedRows values = kv.v_rows(il, ch.block_table, (h / group) * c.head_dim);
-      float q[kQueryBlock][kMaxHeadDim];  // [queries, head_dim]
-      int64_t n_keys[kQueryBlock] = {};
-      int64_t first_key[kQueryBlock] = {};
-      for (int64_t t = t0; t < t1; ++t) {
-        round_to_f16(q_.data() + t * c.q_dim() + h * c.head_dim, c.head_dim, q[t - t0]);
-        n_keys[t - t0] = pos_[static_cast<size_t>(t)] + 1;
-        first_key[t - t0] = window > 0 ? std::max<int64_t>(0, n_keys[t - t0] - window) : 0;
-      }
-      // Scores key run by key run (runs end at KV block boundaries); each key's dot product is
-      // the same computation as when a query runs alone.
-      const int64_t max_keys = n_keys[t1 - t0 - 1];
-      for (int64_t p0 = first_key[0]; p0 < max_keys;) {
-        const int64_t p1 = std::min({p0 + kKeyChunk, max_keys, p0 + keys.rows_left_in_block(p0)});
-        for (int64_t i = 0; i < t1 - t0; ++i) {
-          const int64_t a = std::max(p0, first_key[i]), b = std::min(p1, n_keys[i]);
-          if (a >= b) continue;
-          ak.scores(q[i], keys.row(a), keys.row_stride, b - a, c.head_dim, qk_order, kq_scale, scores + i * ctx_capacity_ + a);
-        }
-        p0 = p1;
-      }
+  for_each_attention_job(chunks, [&](int64_t h, const QueryBlock& qb, const SeqChunk& ch, float* scores) {
+    const int64_t t0 = qb.t0, t1 = qb.t1;
+    const SumOrder qk_order = sum_order_for(qb.prompt ? 2 : 1, c.head_dim);
+    const SumOrder pv_order = qb.prompt ? SumOrder::kBatch : SumOrder::kSingle;
+    const int64_t col_bytes = (h / group) * c.head_dim * static_cast<int64_t>(sizeof(uint16_t));
+    const PagedRows keys = as_f16(kv.k_rows(il, ch.block_table, col_bytes));
+    const PagedRows values = as_f16(kv.v_rows(il, ch.block_table, col_bytes));
+    float q[kQueryBlock][kMaxHeadDim];  // [queries, head_dim]
+    int64_t n_keys[kQueryBlock] = {};
+    int64_t first_key[kQueryBlock] = {};
+    for (int64_t t = t0; t < t1; ++t) {
+      round_to_f16(q_.data() + t * c.q_dim() + h * c.head_dim, c.head_dim, q[t - t0]);
+      n_keys[t - t0] = pos_[static_cast<size_t>(t)] + 1;
+      first_key[t - t0] = window > 0 ? std::max<int64_t>(0, n_keys[t - t0] - window) : 0;
+    }
+    // Scores key run by key run (runs end at KV block boundaries); each key's dot product is
+    // the same computation as when a query runs alone.
+    const int64_t max_keys = n_keys[t1 - t0 - 1];
+    for (int64_t p0 = first_key[0]; p0 < max_keys;) {
+      const int64_t p1 = std::min({p0 + kKeyChunk, max_keys, p0 + keys.rows_left_in_block(p0)});
       for (int64_t i = 0; i < t1 - t0; ++i) {
-        float* row = scores + i * ctx_capacity_;
-        std::fill(row, row + first_key[i], -std::numeric_limits<float>::infinity());
-        ak.softmax(row, n_keys[i]);
-        round_to_f16(row, n_keys[i], row);
+        const int64_t a = std::max(p0, first_key[i]), b = std::min(p1, n_keys[i]);
+        if (a >= b) continue;
+        ak.scores(q[i], keys.row(a), keys.row_stride, b - a, c.head_dim, qk_order, kq_scale, scores + i * ctx_capacity_ + a);
       }
-      ak.weighted_sums(scores, ctx_capacity_, n_keys, t1 - t0, values, c.head_dim,
-                       attn_.data() + t0 * c.q_dim() + h * c.head_dim, c.q_dim(), pv_order);
+      p0 = p1;
+    }
+    for (int64_t i = 0; i < t1 - t0; ++i) {
+      float* row = scores + i * ctx_capacity_;
+      std::fill(row, row + first_key[i], -std::numeric_limits<float>::infinity());
+      ak.softmax(row, n_keys[i]);
+      round_to_f16(row, n_keys[i], row);
+    }
+    ak.weighted_sums(scores, ctx_capacity_, n_keys, t1 - t0, values, c.head_dim,
+                     attn_.data() + t0 * c.q_dim() + h * c.head_dim, c.q_dim(), pv_order);
+  });
+}
+
+// The same attention over a Q8_0 cache, as llama.cpp computes it with a quantized cache: each
+// query head is quantized to Q8_0 and meets the keys in integer dot products; the probabilities
+// (f32) weight the values widened block by block. Tokens do not depend on how they were batched
+// (each query's sums run over its keys in order), but the results are not the f16 path's bits.
+void Decoder::attention_q8_0(std::span<const SeqChunk> chunks, const KvStore& kv, int64_t il, float kq_scale,
+                             int64_t window) {
+  const ModelConfig& c = cfg_;
+  const NumericKernels& ak = numeric_kernels();
+  const VecDotFn dot = kernels_for(DType::Q8_0).vec_dot;
+  const int64_t group = c.n_head / c.n_head_kv;
+  const int64_t head_blocks = c.head_dim / kQK;
+  for_each_attention_job(chunks, [&](int64_t h, const QueryBlock& qb, const SeqChunk& ch, float* scores) {
+    const int64_t col_bytes = (h / group) * head_blocks * static_cast<int64_t>(sizeof(BlockQ8_0));
+    const PagedBytes keys = kv.k_rows(il, ch.block_table, col_bytes);
+    const PagedBytes values = kv.v_rows(il, ch.block_table, col_bytes);
+    BlockQ8_0 q[kQueryBlock][kMaxHeadDim / kQK];  // [queries, head_dim / 32]
+    for (int64_t t = qb.t0; t < qb.t1; ++t) {
+      const int64_t i = t - qb.t0;
+      const int64_t n_keys = pos_[static_cast<size_t>(t)] + 1;
+      const int64_t first_key = window > 0 ? std::max<int64_t>(0, n_keys - window) : 0;
+      quantize_activations_q8_0(q_.data() + t * c.q_dim() + h * c.head_dim, q[i], c.head_dim);
+      float* row = scores + i * ctx_capacity_;
+      for (int64_t p = first_key; p < n_keys; ++p) row[p] = dot(c.head_dim, keys.row(p), q[i]) * kq_scale;
+      std::fill(row, row + first_key, -std::numeric_limits<float>::infinity());
+      ak.softmax(row, n_keys);
+      ak.weighted_sum_q8_0(row, values, first_key, n_keys, c.head_dim, attn_.data() + t * c.q_dim() + h * c.head_dim);
     }
   });
 }

@@ -50,7 +50,7 @@ class Decoder : public Model {
   void residual(int64_t il, int64_t n);
   // Rotates each token's query and key heads for its position (q_, k_).
   void apply_rope(int64_t n, int64_t il, float freq_base, float freq_scale);
-  // Stores each token's k_ and v_ rows (rounded to f16) at its position in its blocks.
+  // Stores each token's k_ and v_ rows (rounded to f16, or quantized to Q8_0) at its position in its blocks.
   void kv_update(std::span<const SeqChunk> chunks, KvStore& kv, int64_t il, int64_t n);
   // attn_ = softmax(q · K^T * kq_scale) · V per head over each token's visible positions: all
   // earlier ones, or with window > 0 the last `window` (its own included).
@@ -94,6 +94,11 @@ class Decoder : public Model {
   static constexpr int64_t kKeyChunk = 64;   // keys per pass: 64 rows x head_dim floats stay in L1
 
   void grow_scores(int64_t n_ctx);
+  struct QueryBlock;
+  template <typename F>
+  void for_each_attention_job(std::span<const SeqChunk> chunks, F&& f);
+  // attention() over a Q8_0 KV store.
+  void attention_q8_0(std::span<const SeqChunk> chunks, const KvStore& kv, int64_t il, float kq_scale, int64_t window);
 
   std::vector<float> rope_cs_;  // [n_rot / 2, 2] cos and sin for one position
   std::vector<float> scores_;   // [n_threads, kQueryBlock, ctx_capacity]

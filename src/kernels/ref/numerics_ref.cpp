@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "base/fp16.h"
+#include "quant/blocks.h"
 
 namespace ts::ref {
 
@@ -126,6 +127,21 @@ void attn_weighted_sums(const float* w, int64_t w_stride, const int64_t* n_keys,
                         int64_t dim, float* out, int64_t out_stride, SumOrder order) {
   for (int64_t i = 0; i < n_rows; ++i) {
     weighted_sum_rows(w + i * w_stride, [&](int64_t p) { return v.row(p); }, n_keys[i], dim, out + i * out_stride, order);
+  }
+}
+
+void weighted_sum_q8_0(const float* w, const PagedBytes& v, int64_t first, int64_t n, int64_t dim, float* out) {
+  std::fill(out, out + dim, 0.0f);
+  for (int64_t p = first; p < n; ++p) {
+    if (w[p] == 0.0f) continue;  // masked or underflowed: adds nothing
+    const auto* blocks = reinterpret_cast<const BlockQ8_0*>(v.row(p));
+    for (int64_t b = 0; b < dim / kQK; ++b) {
+      const float s = w[p] * fp16_to_f32(blocks[b].d);
+      for (int i = 0; i < kQK; ++i) {
+        float& o = out[b * kQK + i];
+        o = std::fma(s, static_cast<float>(blocks[b].qs[i]), o);
+      }
+    }
   }
 }
 

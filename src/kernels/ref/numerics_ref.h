@@ -12,6 +12,7 @@ void attn_weighted_sum(const float* w, const uint16_t* v, int64_t v_stride, int6
                        SumOrder order);
 void attn_weighted_sums(const float* w, int64_t w_stride, const int64_t* n_keys, int64_t n_rows, const PagedRows& v,
                         int64_t dim, float* out, int64_t out_stride, SumOrder order);
+void weighted_sum_q8_0(const float* w, const PagedBytes& v, int64_t first, int64_t n, int64_t dim, float* out);
 void swiglu(float* gate, const float* up, int64_t n);
 void round_f16(const float* in, int64_t n, float* out);
 void to_f16(const float* in, int64_t n, uint16_t* out);

@@ -7,6 +7,8 @@
 #include <cmath>
 
 #include "base/error.h"
+#include "base/fp16.h"
+#include "quant/blocks.h"
 
 namespace ts::avx2 {
 
@@ -295,6 +297,24 @@ void attn_weighted_sums(const float* w, int64_t w_stride, const int64_t* n_keys,
 void attn_weighted_sum(const float* w, const uint16_t* v, int64_t v_stride, int64_t n, int64_t dim, float* out,
                        SumOrder order) {
   attn_weighted_sums(w, 0, &n, 1, PagedRows::contiguous(v, v_stride), dim, out, 0, order);
+}
+
+void weighted_sum_q8_0(const float* w, const PagedBytes& v, int64_t first, int64_t n, int64_t dim, float* out) {
+  // One Q8_0 column block (32 outputs, four 8-lane sums) at a time over all rows: the rows of one
+  // head are a few KB, so the second pass reads them from L1/L2.
+  for (int64_t b = 0; b < dim / kQK; ++b) {
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (int64_t p = first; p < n; ++p) {
+      if (w[p] == 0.0f) continue;
+      const BlockQ8_0& blk = reinterpret_cast<const BlockQ8_0*>(v.row(p))[b];
+      const __m256 s = _mm256_set1_ps(w[p] * fp16_to_f32(blk.d));
+      for (int j = 0; j < 4; ++j) {
+        const __m128i q8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk.qs + 8 * j));
+        acc[j] = _mm256_fmadd_ps(s, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q8)), acc[j]);
+      }
+    }
+    for (int j = 0; j < 4; ++j) _mm256_storeu_ps(out + b * kQK + 8 * j, acc[j]);
+  }
 }
 
 void swiglu(float* gate, const float* up, int64_t n) {

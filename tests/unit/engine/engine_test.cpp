@@ -40,8 +40,8 @@ class EngineTest : public ::testing::Test {
     r.ignore_eos = true;
     return r;
   }
-  static std::string alone(const RequestOptions& r) {
-    KvCache kv(model_->model->config(), static_cast<int64_t>(r.prompt.size()) + r.max_tokens);
+  static std::string alone(const RequestOptions& r, KvType kv_type = KvType::kF16) {
+    KvCache kv(model_->model->config(), static_cast<int64_t>(r.prompt.size()) + r.max_tokens, kv_type);
     GenerateOptions opt;
     opt.max_tokens = r.max_tokens;
     opt.sampling = r.sampling;
@@ -114,6 +114,31 @@ TEST_F(EngineTest, BatchedGreedyEqualsAlone) {
   EXPECT_EQ(s.kv_blocks_used, 0);
   EXPECT_EQ(s.finished_length, 10);
   EXPECT_EQ(s.running + s.waiting, 0);
+}
+
+// With a Q8_0 cache every query still sums over its keys in order, whatever the batch: batched
+// greedy requests equal their single-sequence runs over a Q8_0 cache, in 34/64 of the f16 memory.
+TEST_F(EngineTest, Q8_0CacheBatchedGreedyEqualsAloneInLessMemory) {
+  EngineConfig cfg = config(8, 48, 64 << 20);
+  cfg.kv_type = KvType::kQ8_0;
+  Engine engine(*model_->model, *model_->tokenizer, cfg);
+  const ModelConfig& mc = model_->model->config();
+  const int64_t q8_block = KvStore::bytes_per_block(mc.n_layer, mc.kv_dim(), 16, KvType::kQ8_0, mc.head_dim);
+  EXPECT_EQ(q8_block * 64, KvStore::bytes_per_block(mc.n_layer, mc.kv_dim(), 16) * 34);
+  EXPECT_EQ(engine.num_kv_blocks(), (int64_t{64} << 20) / q8_block);
+  std::vector<RequestOptions> reqs;
+  for (int i = 0; i < 10; ++i) reqs.push_back(greedy(prompt(3 + 11 * i, i), 6 + i % 5));
+  std::vector<int64_t> ids;
+  const auto out = run_all(engine, reqs, &ids);
+  int differs_from_f16 = 0;
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    const Collected& c = out.at(ids[i]);
+    EXPECT_EQ(c.completion_tokens, reqs[i].max_tokens);
+    EXPECT_EQ(c.text, alone(reqs[i], KvType::kQ8_0)) << "request " << i;
+    differs_from_f16 += c.text != alone(reqs[i]) ? 1 : 0;
+  }
+  EXPECT_EQ(engine.stats().kv_blocks_used, 0);
+  std::printf("q8_0 cache: %d of %zu greedy texts differ from the f16 cache's\n", differs_from_f16, reqs.size());
 }
 
 TEST_F(EngineTest, PromptChunkingDoesNotChangeTheResult) {

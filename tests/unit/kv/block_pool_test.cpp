@@ -100,16 +100,35 @@ TEST(KvStore, BlocksDoNotOverlapAndPagedRowsFindThem) {
   KvStore kv(2, 8, 4, 3);
   for (int64_t l = 0; l < 2; ++l) {
     for (int32_t b = 0; b < 3; ++b) {
-      for (int64_t r = 0; r < 4; ++r) kv.k_row(l, b, r)[1] = static_cast<uint16_t>(100 * l + 10 * b + r);
+      for (int64_t r = 0; r < 4; ++r) reinterpret_cast<uint16_t*>(kv.k_row(l, b, r))[1] = static_cast<uint16_t>(100 * l + 10 * b + r);
     }
   }
   const int32_t table[3] = {2, 0, 1};
-  const PagedRows rows = kv.k_rows(1, table, 1);
+  const PagedRows rows = as_f16(kv.k_rows(1, table, 2));
   for (int64_t p = 0; p < 12; ++p) EXPECT_EQ(rows.row(p)[0], static_cast<uint16_t>(100 + 10 * table[p / 4] + p % 4)) << p;
   EXPECT_EQ(kv.bytes(), 2u * 2 * 3 * 4 * 8 * sizeof(uint16_t));  // K and V, f16
   EXPECT_EQ(KvStore::bytes_per_block(2, 8, 4), 2 * 2 * 4 * 8 * 2);
   EXPECT_THROW(KvStore(2, 8, 0, 3), std::exception);
   EXPECT_THROW(KvStore(1 << 20, 1 << 20, 1 << 20, 1 << 20), std::exception);
+}
+
+TEST(KvStore, Q8_0RowsTakeBlocksOf34BytesPer32Values) {
+  // TinyLlama: 4 KV heads of 64 -> 256 values = 8 Q8_0 blocks = 272 bytes per row (f16: 512).
+  EXPECT_EQ(kv_row_bytes(KvType::kQ8_0, 256, 64), 272);
+  EXPECT_EQ(kv_row_bytes(KvType::kF16, 256, 64), 512);
+  EXPECT_EQ(KvStore::bytes_per_block(22, 256, 1, KvType::kQ8_0, 64), 2 * 22 * 272);  // 11968 B per token
+  KvStore kv(2, 64, 4, 3, KvType::kQ8_0, 32);
+  EXPECT_EQ(kv.row_bytes(), 68);
+  EXPECT_EQ(kv.bytes(), 2u * 2 * 3 * 4 * 68);
+  const int32_t table[3] = {1, 2, 0};
+  const PagedBytes rows = kv.v_rows(1, table, 34);
+  EXPECT_EQ(rows.row(5), kv.v_row(1, 2, 1) + 34);
+  // Heads that are not whole blocks, or a row that is not, are refused with the reason.
+  EXPECT_THROW(KvStore(2, 48, 4, 3, KvType::kQ8_0, 48), std::exception);
+  EXPECT_THROW(KvStore(2, 64, 4, 3, KvType::kQ8_0, 16), std::exception);
+  EXPECT_EQ(parse_kv_type("q8_0"), KvType::kQ8_0);
+  EXPECT_EQ(kv_type_name(parse_kv_type("f16")), "f16");
+  EXPECT_THROW(parse_kv_type("q4_0"), std::exception);
 }
 
 }  // namespace

@@ -32,14 +32,14 @@ inline std::string fixture_text() {
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
-inline FixtureComparison compare_with_fixture(LoadedModel& m, const nlohmann::json& ref) {
+inline FixtureComparison compare_with_fixture(LoadedModel& m, const nlohmann::json& ref, KvType kv_type = KvType::kF16) {
   const int64_t n_ctx = ref["ctx"].get<int64_t>(), n_vocab = m.model->config().n_vocab, first = n_ctx / 2;
   const int64_t n_chunk = ref["chunks"].get<int64_t>();
   const Vocab& vocab = m.tokenizer->vocab();
   const auto tokens = m.tokenizer->encode(fixture_text(), vocab.add_bos, false);
   EXPECT_GE(static_cast<int64_t>(tokens.size()) / n_ctx, n_chunk);
   const auto& positions = ref["positions"];
-  KvCache kv(m.model->config(), n_ctx);
+  KvCache kv(m.model->config(), n_ctx, kv_type);
   std::vector<float> logits(static_cast<size_t>(n_ctx * n_vocab));  // [n_ctx, n_vocab]
   std::vector<int32_t> chunk(static_cast<size_t>(n_ctx));
   double kl_sum = 0.0, nll = 0.0;

@@ -12,12 +12,15 @@
 #include "base/fp16.h"
 #include "kernels/numerics.h"
 #include "kernels/ref/numerics_ref.h"
+#include "quant/quantize.h"
 
 namespace ts {
 namespace {
 
 // Named bound: the polynomial's error against exp, relative.
 constexpr double kExpPolyRelError = 3e-7;
+// Named bound: a Q8_0 weighted sum in f32 against the same sum in double, relative to sum |w v|.
+constexpr double kQ8WeightedSumRelError = 1e-5;
 
 std::vector<float> f16_values(int64_t n, float scale, std::mt19937& rng) {
   std::normal_distribution<float> d(0.0f, scale);
@@ -207,6 +210,53 @@ TEST(Numerics, RoundF16TwinsAgreeIncludingTiesAndSubnormals) {
     EXPECT_EQ(h1[i], h2[i]) << "x = " << x[i];
     const float back = fp16_to_f32(h1[i]);
     EXPECT_EQ(std::memcmp(&back, &b[i], sizeof(float)), 0) << "x = " << x[i];
+  }
+}
+
+// Values from a Q8_0 KV cache: rows of `dim` values in blocks of 34 bytes, rows paged through a
+// permuted block table; masked (zero) weights and a window start are included.
+TEST(Numerics, WeightedSumQ8_0TwinsAgreeAndEqualTheDequantizedSum) {
+  const NumericKernels& fast = numeric_kernels();
+  const NumericKernels& ref = reference_numeric_kernels();
+  std::mt19937 rng(7);
+  for (int64_t dim : {32, 64, 128, 256}) {
+    for (int64_t n : {1, 5, 16, 17, 100, 1100}) {
+      const int64_t block_size = 16, blocks = (n + block_size - 1) / block_size;
+      const int64_t row_bytes = dim / 32 * static_cast<int64_t>(sizeof(BlockQ8_0));
+      std::vector<int32_t> table(static_cast<size_t>(blocks));
+      std::iota(table.begin(), table.end(), 0);
+      std::shuffle(table.begin(), table.end(), rng);
+      std::vector<uint8_t> store(static_cast<size_t>(blocks * block_size * row_bytes));
+      std::vector<float> x(static_cast<size_t>(dim));
+      std::normal_distribution<float> nd(0.0f, 3.0f);
+      const PagedBytes v{store.data(), table.data(), block_size, block_size * row_bytes, row_bytes};
+      for (int64_t p = 0; p < n; ++p) {
+        for (auto& e : x) e = nd(rng);
+        quantize_activations_q8_0(x.data(), reinterpret_cast<BlockQ8_0*>(const_cast<uint8_t*>(v.row(p))), dim);
+      }
+      std::vector<float> w(static_cast<size_t>(n));
+      std::uniform_real_distribution<float> ud(0.0f, 1.0f);
+      for (auto& e : w) e = ud(rng) < 0.2f ? 0.0f : ud(rng) / static_cast<float>(n);
+      const int64_t first = n / 3;
+      std::vector<float> o1(static_cast<size_t>(dim), 99.0f), o2(static_cast<size_t>(dim), -99.0f);
+      fast.weighted_sum_q8_0(w.data(), v, first, n, dim, o1.data());
+      ref.weighted_sum_q8_0(w.data(), v, first, n, dim, o2.data());
+      std::vector<float> row(static_cast<size_t>(dim));
+      std::vector<double> exact(static_cast<size_t>(dim), 0.0), mag(static_cast<size_t>(dim), 0.0);
+      for (int64_t p = first; p < n; ++p) {
+        dequantize_row(DType::Q8_0, v.row(p), row.data(), dim);
+        for (int64_t d = 0; d < dim; ++d) {
+          const double term = static_cast<double>(w[static_cast<size_t>(p)]) * static_cast<double>(row[static_cast<size_t>(d)]);
+          exact[static_cast<size_t>(d)] += term;
+          mag[static_cast<size_t>(d)] += std::fabs(term);
+        }
+      }
+      for (int64_t d = 0; d < dim; ++d) {
+        const auto i = static_cast<size_t>(d);
+        ASSERT_TRUE(same_bits(o1[i], o2[i])) << "dim " << dim << " n " << n << " d " << d << ": " << o1[i] << " vs " << o2[i];
+        EXPECT_LE(std::fabs(static_cast<double>(o2[i]) - exact[i]), kQ8WeightedSumRelError * mag[i] + 1e-30) << "dim " << dim << " n " << n << " d " << d;
+      }
+    }
   }
 }
 
