@@ -40,6 +40,7 @@ void matmul_packed(const MatmulTarget* targets, size_t count, const float* x, in
                    uint8_t* scratch) {
   const WeightMatrix& w0 = *targets[0].w;
   const PackedTileFn tile = packed_tile_for(w0.type);
+  const PackedPairTileFn pair_tile = packed_pair_tile_for(w0.type);
   const int64_t k = w0.cols;
   const int64_t nb = k / kQK;
   auto* act = reinterpret_cast<BlockQ8S*>(scratch);  // [m, nb]
@@ -52,28 +53,39 @@ void matmul_packed(const MatmulTarget* targets, size_t count, const float* x, in
   const size_t group_bytes = static_cast<size_t>(nb) * row_bytes(w0.type, kQK) * kPackRows;
   // Chunks of groups from a shared counter: each chunk is a contiguous slice of one weight
   // stream, reused (from L1) for every activation row of the current column block.
-  const auto chunk = static_cast<size_t>(std::max<int64_t>(1, total_groups / (pool.num_threads() * kChunksPerThread)));
+  // (Even chunks, so that pair tiles rarely meet a chunk's end alone.)
+  auto chunk = static_cast<size_t>(std::max<int64_t>(1, total_groups / (pool.num_threads() * kChunksPerThread)));
+  if (pair_tile != nullptr) chunk = (chunk + 1) & ~size_t{1};
   pool.parallel_for_dynamic(static_cast<size_t>(total_groups), chunk, [&](size_t g_begin, size_t g_end, int) {
-    float out[kMaxTileCols * kPackRows];  // [tile cols, 8 rows]
+    float out[kMaxPairTileCols * 2 * kPackRows];  // [tile cols, 8 or 16 rows]
     for (int64_t c0 = 0; c0 < m; c0 += kColBlock) {
       const int64_t c1 = std::min(m, c0 + kColBlock);
       size_t t = 0;
-      for (auto gg = static_cast<int64_t>(g_begin); gg < static_cast<int64_t>(g_end); ++gg) {
+      for (auto gg = static_cast<int64_t>(g_begin); gg < static_cast<int64_t>(g_end);) {
         while (gg >= first_group[t + 1]) ++t;
         const WeightMatrix& w = *targets[t].w;
         const int64_t g = gg - first_group[t];
         const int64_t n = w.rows;
         const uint8_t* group = w.data + static_cast<size_t>(g) * group_bytes;
         const int64_t r0 = g * kPackRows;
-        const int rows = static_cast<int>(std::min<int64_t>(kPackRows, n - r0));
+        // Two groups of the same matrix in one pass where the CPU has a pair tile.
+        const bool pair = pair_tile != nullptr && gg + 1 < static_cast<int64_t>(g_end) && gg + 1 < first_group[t + 1];
+        const int64_t span = (pair ? 2 : 1) * kPackRows;
+        const int rows = static_cast<int>(std::min<int64_t>(span, n - r0));
         float* y = targets[t].y;
-        for (int64_t c = c0; c < c1; c += kMaxTileCols) {
-          const int cols = static_cast<int>(std::min<int64_t>(kMaxTileCols, c1 - c));
-          tile(nb, group, act + c * nb, nb, cols, out);
+        const int64_t max_cols = pair ? kMaxPairTileCols : kMaxTileCols;
+        for (int64_t c = c0; c < c1; c += max_cols) {
+          const int cols = static_cast<int>(std::min<int64_t>(max_cols, c1 - c));
+          if (pair) {
+            pair_tile(nb, group, group_bytes, act + c * nb, nb, cols, out);
+          } else {
+            tile(nb, group, act + c * nb, nb, cols, out);
+          }
           for (int j = 0; j < cols; ++j) {
-            std::memcpy(y + (c + j) * n + r0, out + j * kPackRows, sizeof(float) * static_cast<size_t>(rows));
+            std::memcpy(y + (c + j) * n + r0, out + j * span, sizeof(float) * static_cast<size_t>(rows));
           }
         }
+        gg += pair ? 2 : 1;
       }
     }
   });

@@ -31,6 +31,11 @@ PackedTileFn packed_tile_for(DType type) {
   }
 }
 
+PackedPairTileFn packed_pair_tile_for(DType type) {
+  if (active_features().avx512_vnni && type == DType::Q4_0) return avx512::pair_tile_q4_0;
+  return nullptr;
+}
+
 void quantize_q8s(const float* x, BlockQ8S* y, int64_t n) {
   if (active_features().avx2 && n % kQK == 0) return avx2::quantize_q8s(x, y, n);
   quantize_row_q8s(x, y, n);

@@ -115,6 +115,39 @@ TEST(Packed, FastTilesEqualScalarTwins) {
   }
 }
 
+// A pair tile (16 rows from two consecutive groups) equals two scalar tiles bit for bit.
+TEST(Packed, PairTilesEqualTwoScalarTiles) {
+  std::mt19937 rng(13);
+  for (DType type : {DType::Q4_0, DType::Q4_1, DType::Q8_0}) {
+    const PackedPairTileFn pair = packed_pair_tile_for(type);
+    if (pair == nullptr) continue;  // this CPU or type has none
+    const PackedTileFn ref = reference_packed_tile_for(type);
+    for (int64_t nb : {1, 3, 64}) {
+      const int64_t cols = nb * 32;
+      const auto plain = quantized_matrix(type, random_values(static_cast<size_t>(16 * cols), rng), 16, cols);
+      std::vector<uint8_t> packed(packed_bytes(type, 16, cols));
+      pack_groups(type, plain.data(), 16, cols, packed.data(), 0, 2);
+      const size_t group_bytes = packed.size() / 2;
+      std::vector<BlockQ8S> act(static_cast<size_t>(kMaxPairTileCols * nb));
+      const auto x = random_values(static_cast<size_t>(kMaxPairTileCols * cols), rng);
+      quantize_row_q8s(x.data(), act.data(), kMaxPairTileCols * cols);
+      for (int n_cols = 1; n_cols <= kMaxPairTileCols; ++n_cols) {
+        float a[kMaxPairTileCols * 16], b0[kMaxPairTileCols * 8], b1[kMaxPairTileCols * 8];
+        pair(nb, packed.data(), group_bytes, act.data(), nb, n_cols, a);
+        for (int c0 = 0; c0 < n_cols; c0 += kMaxTileCols) {  // scalar tiles take at most 4 columns
+          const int nc = std::min(kMaxTileCols, n_cols - c0);
+          ref(nb, packed.data(), act.data() + c0 * nb, nb, nc, b0 + 8 * c0);
+          ref(nb, packed.data() + group_bytes, act.data() + c0 * nb, nb, nc, b1 + 8 * c0);
+        }
+        for (int c = 0; c < n_cols; ++c) {
+          EXPECT_EQ(0, std::memcmp(a + 16 * c, b0 + 8 * c, sizeof(float) * 8)) << dtype_name(type) << " nb " << nb << " col " << c;
+          EXPECT_EQ(0, std::memcmp(a + 16 * c + 8, b1 + 8 * c, sizeof(float) * 8)) << dtype_name(type) << " nb " << nb << " col " << c;
+        }
+      }
+    }
+  }
+}
+
 TEST(Packed, MatmulMatchesRowMajorReference) {
   std::mt19937 rng(5);
   ThreadPool pool(3);
