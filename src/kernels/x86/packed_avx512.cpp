@@ -143,7 +143,54 @@ void q8_0_col(int64_t nb, const BlockQ8_0x8* w, const BlockQ8S* a, float* out, b
   _mm256_storeu_ps(out, lane_tree(acc));
 }
 
+// q8_0_col for two groups and NC (1..2) activation rows at once on 512-bit registers: per lane
+// the same steps (|w| times a with w's sign, one VPDPBUSD per 4 elements, scaled into one of 8
+// float sums per step, summed in llama.cpp's lane tree at the end). AVX-512 has no VPSIGNB, so
+// a is negated under the mask of negative weights instead (a zero weight gives a zero product
+// either way, and |a| <= 127 negates exactly).
+template <int NC>
+void q8_0_pair(int64_t nb, const BlockQ8_0x8* w0, const BlockQ8_0x8* w1, const BlockQ8S* act, int64_t stride, float* out) {
+  __m512 acc[NC][8];
+  for (auto& col : acc) {
+    for (auto& x : col) x = _mm512_setzero_ps();
+  }
+  for (int64_t b = 0; b < nb; ++b) {
+    prefetch_ahead(w0 + b);
+    prefetch_ahead(w1 + b);
+    const __m512 dw = _mm512_insertf32x8(_mm512_zextps256_ps512(load_f16x8(w0[b].d)), load_f16x8(w1[b].d), 1);
+    __m512 scale[NC];
+    for (int c = 0; c < NC; ++c) scale[c] = _mm512_mul_ps(dw, _mm512_set1_ps(act[c * stride + b].d));
+    for (int s = 0; s < 8; ++s) {
+      const __m512i wq = load_pair(reinterpret_cast<const uint8_t*>(w0[b].qs + 32 * s),
+                                   reinterpret_cast<const uint8_t*>(w1[b].qs + 32 * s));
+      const __m512i abs_w = _mm512_abs_epi8(wq);
+      const __mmask64 negative = _mm512_movepi8_mask(wq);
+      for (int c = 0; c < NC; ++c) {
+        const __m512i a = bcast4_512(act[c * stride + b].qs + 4 * s);
+        const __m512i signed_a = _mm512_mask_sub_epi8(a, negative, _mm512_setzero_si512(), a);
+        const __m512 dot = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), abs_w, signed_a));
+        acc[c][s] = _mm512_fmadd_ps(scale[c], dot, acc[c][s]);
+      }
+    }
+  }
+  for (int c = 0; c < NC; ++c) {
+    const __m512* l = acc[c];
+    const __m512 sum = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(l[0], l[4]), _mm512_add_ps(l[2], l[6])),
+                                     _mm512_add_ps(_mm512_add_ps(l[1], l[5]), _mm512_add_ps(l[3], l[7])));
+    _mm512_storeu_ps(out + 16 * c, sum);
+  }
+}
+
 }  // namespace
+
+void pair_tile_q8_0(int64_t nb, const void* group, size_t group_bytes, const BlockQ8S* act, int64_t act_stride,
+                    int n_cols, float* out) {
+  const auto* w0 = static_cast<const BlockQ8_0x8*>(group);
+  const auto* w1 = reinterpret_cast<const BlockQ8_0x8*>(static_cast<const uint8_t*>(group) + group_bytes);
+  int c = 0;
+  for (; c + 2 <= n_cols; c += 2) q8_0_pair<2>(nb, w0, w1, act + c * act_stride, act_stride, out + 16 * c);
+  if (c < n_cols) q8_0_pair<1>(nb, w0, w1, act + c * act_stride, act_stride, out + 16 * c);
+}
 
 void tile_q4_0(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_stride, int n_cols, float* out) {
   const auto* w = static_cast<const BlockQ4_0x8*>(group);
