@@ -29,6 +29,21 @@ float reduce32_single(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
   return _mm_cvtss_f32(t);
 }
 
+// For two keys' lane sums s and t: [s0+s4, s1+s5, s2+s6, s3+s7, t0+t4, ...], the first step
+// of reduce32_single (low half + high half) for both at once.
+inline __m256 half_sums_pair(__m256 s, __m256 t) {
+  return _mm256_add_ps(_mm256_permute2f128_ps(s, t, 0x20), _mm256_permute2f128_ps(s, t, 0x31));
+}
+
+// The rest of reduce32_single for eight keys at once, from half_sums_pair of keys (0,1), (2,3),
+// (4,5), (6,7): two horizontal adds form (h0+h1) and (h2+h3), then their sum, for every key
+// (the same pairs as reduce32_single's two hadds); the result comes out as keys 0,2,4,6,1,3,5,7
+// and is put back in order.
+inline __m256 reduce8_keys_single(const __m256* halves) {
+  const __m256 r = _mm256_hadd_ps(_mm256_hadd_ps(halves[0], halves[1]), _mm256_hadd_ps(halves[2], halves[3]));
+  return _mm256_permutevar8x32_ps(r, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
 // Lanes with |n| > 126 give 0 or +inf, as in the reference.
 __m256 exp_poly(__m256 x) {
   const __m256 shift = _mm256_set1_ps(0x1.8p23f);
@@ -94,6 +109,35 @@ void attn_scores(const float* q, const uint16_t* k, int64_t k_stride, int64_t n_
       for (int j = 0; j < kKeys; ++j) out[p + j] = reduce8_batch(acc[j]) * scale;
     }
   } else if (n % 32 == 0) {
+    // Eight keys per pass, two at a time with the four accumulators of the single-row order; the
+    // eight final reductions then run transposed (see reduce8_keys_single), same sums in the same
+    // order as reduce32_single per key.
+    const __m256 vscale = _mm256_set1_ps(scale);
+    for (; p + 8 <= n_keys; p += 8) {
+      __m256 halves[4];
+      for (int j = 0; j < 4; ++j) {
+        const uint16_t* k0 = k + (p + 2 * j) * k_stride;
+        const uint16_t* k1 = k0 + k_stride;
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+        for (int64_t i = 0; i < n; i += 32) {
+          __m256 qv = _mm256_loadu_ps(q + i);
+          a0 = _mm256_fmadd_ps(qv, load_h8(k0 + i), a0);
+          b0 = _mm256_fmadd_ps(qv, load_h8(k1 + i), b0);
+          qv = _mm256_loadu_ps(q + i + 8);
+          a1 = _mm256_fmadd_ps(qv, load_h8(k0 + i + 8), a1);
+          b1 = _mm256_fmadd_ps(qv, load_h8(k1 + i + 8), b1);
+          qv = _mm256_loadu_ps(q + i + 16);
+          a2 = _mm256_fmadd_ps(qv, load_h8(k0 + i + 16), a2);
+          b2 = _mm256_fmadd_ps(qv, load_h8(k1 + i + 16), b2);
+          qv = _mm256_loadu_ps(q + i + 24);
+          a3 = _mm256_fmadd_ps(qv, load_h8(k0 + i + 24), a3);
+          b3 = _mm256_fmadd_ps(qv, load_h8(k1 + i + 24), b3);
+        }
+        halves[j] = half_sums_pair(_mm256_add_ps(_mm256_add_ps(a0, a2), _mm256_add_ps(a1, a3)),
+                                   _mm256_add_ps(_mm256_add_ps(b0, b2), _mm256_add_ps(b1, b3)));
+      }
+      _mm256_storeu_ps(out + p, _mm256_mul_ps(reduce8_keys_single(halves), vscale));
+    }
     // Two keys at once, each with the four accumulators of the single-row order.
     for (; p + 2 <= n_keys; p += 2) {
       const uint16_t* k0 = k + p * k_stride;
