@@ -83,8 +83,12 @@ void q4_0_pair(int64_t nb, const BlockQ4_0x8* w0, const BlockQ4_0x8* w1, const B
     prefetch_ahead(w1 + b);
     const BlockQ8S* a[NC];
     for (int c = 0; c < NC; ++c) a[c] = act + c * stride + b;
+    // Each sum starts at -8 * sum(a) (the nibble offset), broadcast from memory and shifted in
+    // the vector unit rather than through a general register; the integer total is the same.
     __m512i s32[NC];
-    for (int c = 0; c < NC; ++c) s32[c] = _mm512_setzero_si512();
+    for (int c = 0; c < NC; ++c) {
+      s32[c] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(_mm512_set1_epi32(a[c]->sum), 3));
+    }
     for (int j = 0; j < 4; ++j) {
       const __m512i raw = load_pair(w0[b].qs + 32 * j, w1[b].qs + 32 * j);
       const __m512i lo = _mm512_and_si512(raw, mask);
@@ -96,8 +100,7 @@ void q4_0_pair(int64_t nb, const BlockQ4_0x8* w0, const BlockQ4_0x8* w1, const B
     }
     const __m512 dw = _mm512_insertf32x8(_mm512_zextps256_ps512(load_f16x8(w0[b].d)), load_f16x8(w1[b].d), 1);
     for (int c = 0; c < NC; ++c) {
-      const __m512i s = _mm512_sub_epi32(s32[c], _mm512_set1_epi32(8 * a[c]->sum));
-      acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, _mm512_set1_ps(a[c]->d)), acc[c]);
+      acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s32[c]), _mm512_mul_ps(dw, _mm512_set1_ps(a[c]->d)), acc[c]);
     }
   }
   for (int c = 0; c < NC; ++c) _mm512_storeu_ps(out + 16 * c, acc[c]);
