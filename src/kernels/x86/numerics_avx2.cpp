@@ -21,12 +21,16 @@ float reduce8_batch(__m256 a) {
   return _mm_cvtss_f32(t);
 }
 
-float reduce32_single(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
-  const __m256 s = _mm256_add_ps(_mm256_add_ps(a0, a2), _mm256_add_ps(a1, a3));
+// The single-row order's final sum of lane sums s: (s_i + s_i+4), then pairs, then the two pairs.
+float reduce_lanes_single(__m256 s) {
   __m128 t = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
   t = _mm_hadd_ps(t, t);
   t = _mm_hadd_ps(t, t);
   return _mm_cvtss_f32(t);
+}
+
+float reduce32_single(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
+  return reduce_lanes_single(_mm256_add_ps(_mm256_add_ps(a0, a2), _mm256_add_ps(a1, a3)));
 }
 
 // For two keys' lane sums s and t: [s0+s4, s1+s5, s2+s6, s3+s7, t0+t4, ...], the first step
@@ -71,6 +75,28 @@ __m256 exp_poly(__m256 x) {
 
 // Eight f16 values (a cached key or value row) as f32: exact.
 inline __m256 load_h8(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+
+// Lane sums (a0 + a2) + (a1 + a3) of the single-row order's four accumulators, for two keys
+// k0 and k1 against the same q (n a multiple of 32): s for k0, t for k1.
+inline void key_pair_lane_sums(const float* q, const uint16_t* k0, const uint16_t* k1, int64_t n, __m256* s, __m256* t) {
+  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+  for (int64_t i = 0; i < n; i += 32) {
+    __m256 qv = _mm256_loadu_ps(q + i);
+    a0 = _mm256_fmadd_ps(qv, load_h8(k0 + i), a0);
+    b0 = _mm256_fmadd_ps(qv, load_h8(k1 + i), b0);
+    qv = _mm256_loadu_ps(q + i + 8);
+    a1 = _mm256_fmadd_ps(qv, load_h8(k0 + i + 8), a1);
+    b1 = _mm256_fmadd_ps(qv, load_h8(k1 + i + 8), b1);
+    qv = _mm256_loadu_ps(q + i + 16);
+    a2 = _mm256_fmadd_ps(qv, load_h8(k0 + i + 16), a2);
+    b2 = _mm256_fmadd_ps(qv, load_h8(k1 + i + 16), b2);
+    qv = _mm256_loadu_ps(q + i + 24);
+    a3 = _mm256_fmadd_ps(qv, load_h8(k0 + i + 24), a3);
+    b3 = _mm256_fmadd_ps(qv, load_h8(k1 + i + 24), b3);
+  }
+  *s = _mm256_add_ps(_mm256_add_ps(a0, a2), _mm256_add_ps(a1, a3));
+  *t = _mm256_add_ps(_mm256_add_ps(b0, b2), _mm256_add_ps(b1, b3));
+}
 
 }  // namespace
 
@@ -117,48 +143,19 @@ void attn_scores(const float* q, const uint16_t* k, int64_t k_stride, int64_t n_
       __m256 halves[4];
       for (int j = 0; j < 4; ++j) {
         const uint16_t* k0 = k + (p + 2 * j) * k_stride;
-        const uint16_t* k1 = k0 + k_stride;
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-        for (int64_t i = 0; i < n; i += 32) {
-          __m256 qv = _mm256_loadu_ps(q + i);
-          a0 = _mm256_fmadd_ps(qv, load_h8(k0 + i), a0);
-          b0 = _mm256_fmadd_ps(qv, load_h8(k1 + i), b0);
-          qv = _mm256_loadu_ps(q + i + 8);
-          a1 = _mm256_fmadd_ps(qv, load_h8(k0 + i + 8), a1);
-          b1 = _mm256_fmadd_ps(qv, load_h8(k1 + i + 8), b1);
-          qv = _mm256_loadu_ps(q + i + 16);
-          a2 = _mm256_fmadd_ps(qv, load_h8(k0 + i + 16), a2);
-          b2 = _mm256_fmadd_ps(qv, load_h8(k1 + i + 16), b2);
-          qv = _mm256_loadu_ps(q + i + 24);
-          a3 = _mm256_fmadd_ps(qv, load_h8(k0 + i + 24), a3);
-          b3 = _mm256_fmadd_ps(qv, load_h8(k1 + i + 24), b3);
-        }
-        halves[j] = half_sums_pair(_mm256_add_ps(_mm256_add_ps(a0, a2), _mm256_add_ps(a1, a3)),
-                                   _mm256_add_ps(_mm256_add_ps(b0, b2), _mm256_add_ps(b1, b3)));
+        __m256 s0, s1;
+        key_pair_lane_sums(q, k0, k0 + k_stride, n, &s0, &s1);
+        halves[j] = half_sums_pair(s0, s1);
       }
       _mm256_storeu_ps(out + p, _mm256_mul_ps(reduce8_keys_single(halves), vscale));
     }
     // Two keys at once, each with the four accumulators of the single-row order.
     for (; p + 2 <= n_keys; p += 2) {
       const uint16_t* k0 = k + p * k_stride;
-      const uint16_t* k1 = k0 + k_stride;
-      __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-      for (int64_t i = 0; i < n; i += 32) {
-        __m256 qv = _mm256_loadu_ps(q + i);
-        a0 = _mm256_fmadd_ps(qv, load_h8(k0 + i), a0);
-        b0 = _mm256_fmadd_ps(qv, load_h8(k1 + i), b0);
-        qv = _mm256_loadu_ps(q + i + 8);
-        a1 = _mm256_fmadd_ps(qv, load_h8(k0 + i + 8), a1);
-        b1 = _mm256_fmadd_ps(qv, load_h8(k1 + i + 8), b1);
-        qv = _mm256_loadu_ps(q + i + 16);
-        a2 = _mm256_fmadd_ps(qv, load_h8(k0 + i + 16), a2);
-        b2 = _mm256_fmadd_ps(qv, load_h8(k1 + i + 16), b2);
-        qv = _mm256_loadu_ps(q + i + 24);
-        a3 = _mm256_fmadd_ps(qv, load_h8(k0 + i + 24), a3);
-        b3 = _mm256_fmadd_ps(qv, load_h8(k1 + i + 24), b3);
-      }
-      out[p] = reduce32_single(a0, a1, a2, a3) * scale;
-      out[p + 1] = reduce32_single(b0, b1, b2, b3) * scale;
+      __m256 s0, s1;
+      key_pair_lane_sums(q, k0, k0 + k_stride, n, &s0, &s1);
+      out[p] = reduce_lanes_single(s0) * scale;
+      out[p + 1] = reduce_lanes_single(s1) * scale;
     }
   }
   for (; p < n_keys; ++p) out[p] = attn_dot(q, k + p * k_stride, n, order) * scale;
