@@ -15,9 +15,9 @@ KvType parse_kv_type(std::string_view name) {
 }
 
 int64_t kv_row_bytes(KvType t, int64_t kv_dim, int64_t head_dim) {
-  if (kv_dim <= 0 || head_dim <= 0) fail("KV rows of {} values ({} per head) are not possible", kv_dim, head_dim);
+  if (kv_dim <= 0 || head_dim < 0) fail("KV rows of {} values ({} per head) are not possible", kv_dim, head_dim);
   if (t == KvType::kF16) return kv_dim * static_cast<int64_t>(sizeof(uint16_t));
-  if (kv_dim % kQK != 0 || head_dim % kQK != 0) {
+  if (kv_dim % kQK != 0 || head_dim == 0 || head_dim % kQK != 0) {
     fail("a q8_0 KV cache needs kv_dim ({}) and head_dim ({}) to be multiples of {}", kv_dim, head_dim, kQK);
   }
   return kv_dim / kQK * static_cast<int64_t>(sizeof(BlockQ8_0));

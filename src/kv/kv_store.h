@@ -20,7 +20,8 @@ std::string_view kv_type_name(KvType t);
 // "f16" or "q8_0"; throws naming the text otherwise.
 KvType parse_kv_type(std::string_view name);
 // Bytes one row of kv_dim values takes; throws if the type cannot hold such rows (Q8_0 needs
-// kv_dim and head_dim to be multiples of 32, so no block straddles two heads).
+// kv_dim and head_dim to be multiples of 32, so no block straddles two heads; head_dim 0 means
+// unknown, which only f16 accepts).
 int64_t kv_row_bytes(KvType t, int64_t kv_dim, int64_t head_dim);
 
 class KvStore {
@@ -28,7 +29,7 @@ class KvStore {
   // f16 rows: the attention kernels widen them to f32 as they load (exact). Q8_0 rows: the
   // keys meet Q8_0-quantized queries in integer dot products and the values are widened per block.
   KvStore(int64_t n_layer, int64_t kv_dim, int64_t block_size, int64_t num_blocks, KvType type = KvType::kF16,
-          int64_t head_dim = 32);
+          int64_t head_dim = 0);
 
   int64_t n_layer() const { return n_layer_; }
   int64_t kv_dim() const { return kv_dim_; }
@@ -38,7 +39,7 @@ class KvStore {
   int64_t row_bytes() const { return row_bytes_; }
   size_t bytes() const { return 2 * bytes_; }
   static int64_t bytes_per_block(int64_t n_layer, int64_t kv_dim, int64_t block_size, KvType type = KvType::kF16,
-                                 int64_t head_dim = 32) {
+                                 int64_t head_dim = 0) {
     return 2 * n_layer * block_size * kv_row_bytes(type, kv_dim, head_dim);
   }
 

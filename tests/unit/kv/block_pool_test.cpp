@@ -126,6 +126,8 @@ TEST(KvStore, Q8_0RowsTakeBlocksOf34BytesPer32Values) {
   // Heads that are not whole blocks, or a row that is not, are refused with the reason.
   EXPECT_THROW(KvStore(2, 48, 4, 3, KvType::kQ8_0, 48), std::exception);
   EXPECT_THROW(KvStore(2, 64, 4, 3, KvType::kQ8_0, 16), std::exception);
+  EXPECT_THROW(KvStore(2, 64, 4, 3, KvType::kQ8_0), std::exception);  // head size not given
+  EXPECT_EQ(KvStore(2, 64, 4, 3).row_bytes(), 128);                      // f16 does not need it
   EXPECT_EQ(parse_kv_type("q8_0"), KvType::kQ8_0);
   EXPECT_EQ(kv_type_name(parse_kv_type("f16")), "f16");
   EXPECT_THROW(parse_kv_type("q4_0"), std::exception);
