@@ -6,6 +6,9 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <string>
+
+#include <unistd.h>
 
 #include "apps/common.h"
 #include "apps/synth.h"
@@ -15,10 +18,16 @@
 namespace ts {
 namespace {
 
+// ctest runs each test in its own process, two at a time: a file per process, so that one
+// process never rewrites the model another has mapped.
+std::string temp_model_path(const std::string& stem) {
+  return (std::filesystem::temp_directory_path() / (stem + "_" + std::to_string(::getpid()) + ".gguf")).string();
+}
+
 class EngineTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    path_ = (std::filesystem::temp_directory_path() / "ts_engine_tiny.gguf").string();
+    path_ = temp_model_path("ts_engine_tiny");
     write_synth_model(synth_preset("tiny"), DType::Q4_0, std::string(TS_SHARED_DIR) + "/testdata/vocab/ggml-vocab-llama-spm.gguf", 3, path_);
     model_ = new LoadedModel(load_everything(path_, 2, 64));
   }
@@ -155,7 +164,7 @@ TEST_F(EngineTest, PromptChunkingDoesNotChangeTheResult) {
 // with another sequence's prompt and decode steps, gives exactly the logits of one call alone.
 TEST_F(EngineTest, BatchedChunksGiveBitIdenticalLogits) {
   // F32 weights: no activation quantization to absorb a difference in summation order.
-  const std::string path = (std::filesystem::temp_directory_path() / "ts_engine_tiny_f32.gguf").string();
+  const std::string path = temp_model_path("ts_engine_tiny_f32");
   write_synth_model(synth_preset("tiny"), DType::F32, std::string(TS_SHARED_DIR) + "/testdata/vocab/ggml-vocab-llama-spm.gguf", 4, path);
   LoadedModel loaded = load_everything(path, 2, 64);
   std::filesystem::remove(path);

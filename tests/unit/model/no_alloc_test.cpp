@@ -1,6 +1,8 @@
 // Decoding a token must not touch the heap: forward passes use preallocated buffers.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <filesystem>
 
 #include "apps/common.h"
@@ -13,7 +15,7 @@ namespace ts {
 namespace {
 
 TEST(NoAlloc, DecodeStepsAndSamplingDoNotAllocate) {
-  const std::string path = (std::filesystem::temp_directory_path() / "ts_noalloc_tiny.gguf").string();
+  const std::string path = (std::filesystem::temp_directory_path() / ("ts_noalloc_tiny_" + std::to_string(::getpid()) + ".gguf")).string();
   write_synth_model(synth_preset("tiny"), DType::Q4_0, std::string(TS_SHARED_DIR) + "/testdata/vocab/ggml-vocab-llama-spm.gguf", 1, path);
   for (int threads : {1, 2}) {
     LoadedModel m = load_everything(path, threads, 32);
