@@ -17,6 +17,13 @@ llama.cpp on each GGUF twin, the same measures over 2 chunks of 128 tokens, top-
 tokenizer.json files of those checkpoints and of SmolLM2 (tests/fixtures/tokenizer_json/<name>.json):
 1000 random strings (mixed scripts, emoji, whitespace runs, digits, punctuation) and the ids PyPI
 `tokenizers` gives for them (no special tokens added).
+
+The reference build: llama-cpp-python compiled for AVX2 + FMA + F16C without AVX-512
+(`scripts/setup --oracle` installs it apart from the everyday build, in ORACLE_DIR below, which
+this script puts first on its path). The engine's AVX2 kernels reproduce that build's arithmetic
+bit for bit, its K-quant and attention summation orders included. A build for another ISA sums in
+other orders: on Gemma 3 270M an AVX-512 build agrees with the AVX2 fixtures on only 92.5% of top
+tokens, so this script refuses one unless --any-build is given.
 """
 import subprocess
 import argparse
@@ -43,6 +50,19 @@ CHAT_PROMPTS = {
     "gemma3": "<start_of_turn>user\nWhat is the largest planet in our solar system?<end_of_turn>\n<start_of_turn>model\n",
 }
 MODELS_DIR = os.environ.get("TINYSERVE_MODELS", os.path.expanduser("~/.cache/tinyserve"))
+ORACLE_DIR = os.path.join(MODELS_DIR, "oracle-avx2")
+if os.path.isdir(ORACLE_DIR):
+    sys.path.insert(0, ORACLE_DIR)
+
+
+def check_reference_build():
+    """Exits unless the llama-cpp-python in use is the AVX2 reference build."""
+    import llama_cpp
+    info = llama_cpp.llama_print_system_info().decode()
+    flags = {k.strip(): v.strip() for k, v in (f.split("=") for f in info.split(":", 1)[-1].split("|") if "=" in f)}
+    if flags.get("AVX2") != "1" or flags.get("FMA") != "1" or flags.get("AVX512", "0") == "1":
+        sys.exit(f"make-golden: llama-cpp-python at {os.path.dirname(llama_cpp.__file__)} is not the AVX2 reference "
+                 f"build ({info.strip()}); run scripts/setup --oracle, or pass --any-build")
 
 
 def main():
@@ -53,7 +73,10 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--what", choices=["smollm2", "gemma3", "synth", "checkpoints", "tokenizers", "all"], default="all")
     ap.add_argument("--tinyserve", default="build/bin/tinyserve", help="binary used to make the synth models")
+    ap.add_argument("--any-build", action="store_true", help="accept a llama.cpp build other than the AVX2 reference")
     args = ap.parse_args()
+    if args.what != "tokenizers" and not args.any_build:
+        check_reference_build()
     if args.what in ("synth", "all"):
         synth_fixtures(args)
     if args.what in ("checkpoints", "all"):

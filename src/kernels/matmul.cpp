@@ -130,7 +130,7 @@ WeightMatrix PackedWeights::pack(const WeightMatrix& w, ThreadPool& pool) {
 size_t matmul_scratch_bytes(const WeightMatrix& w, int64_t m) { return static_cast<size_t>(m) * act_row_bytes(w); }
 
 void matmul(const WeightMatrix& w, const float* x, int64_t m, float* y, ThreadPool& pool,
-            uint8_t* scratch, size_t scratch_bytes) {
+            uint8_t* scratch, size_t scratch_bytes, const uint8_t* row_ctx) {
   if (matmul_scratch_bytes(w, m) > scratch_bytes) {
     fail("matmul scratch too small: need {} bytes, have {}", matmul_scratch_bytes(w, m), scratch_bytes);
   }
@@ -157,20 +157,21 @@ void matmul(const WeightMatrix& w, const float* x, int64_t m, float* y, ThreadPo
     for (size_t r = begin; r < end; ++r) {
       const uint8_t* wr = w.data + r * w_row;
       for (int64_t i = 0; i < m; ++i) {
-        y[static_cast<size_t>(i * n) + r] = kern.vec_dot(k, wr, act_bytes + static_cast<size_t>(i) * act_row);
+        const VecDotFn dot = row_ctx == nullptr ? kern.vec_dot : kern.dot_for(row_ctx[i]);
+        y[static_cast<size_t>(i * n) + r] = dot(k, wr, act_bytes + static_cast<size_t>(i) * act_row);
       }
     }
   });
 }
 
 void matmul_fused(std::initializer_list<MatmulTarget> targets, const float* x, int64_t m, ThreadPool& pool,
-                  uint8_t* scratch, size_t scratch_bytes) {
+                  uint8_t* scratch, size_t scratch_bytes, const uint8_t* row_ctx) {
   if (targets.size() == 0 || targets.size() > static_cast<size_t>(kMaxFused)) fail("matmul_fused: {} targets (1..{})", targets.size(), kMaxFused);
   const WeightMatrix& w0 = *targets.begin()->w;
   bool fusable = w0.packed;
   for (const MatmulTarget& t : targets) fusable = fusable && t.w->packed && t.w->type == w0.type && t.w->cols == w0.cols;
   if (!fusable) {
-    for (const MatmulTarget& t : targets) matmul(*t.w, x, m, t.y, pool, scratch, scratch_bytes);
+    for (const MatmulTarget& t : targets) matmul(*t.w, x, m, t.y, pool, scratch, scratch_bytes, row_ctx);
     return;
   }
   if (matmul_scratch_bytes(w0, m) > scratch_bytes) {

@@ -45,8 +45,10 @@ bool packing_enabled();
 size_t matmul_scratch_bytes(const WeightMatrix& w, int64_t m);
 
 // y[M, N] = x[M, K] · W[N, K]ᵀ. scratch must hold matmul_scratch_bytes(W, M) bytes.
+// row_ctx[M] (RowContext bits, kernels/dtype_table.h) picks each row's summation order where
+// the type has several; null means every row alone.
 void matmul(const WeightMatrix& w, const float* x, int64_t m, float* y, ThreadPool& pool,
-            uint8_t* scratch, size_t scratch_bytes);
+            uint8_t* scratch, size_t scratch_bytes, const uint8_t* row_ctx = nullptr);
 
 struct MatmulTarget {
   const WeightMatrix* w;
@@ -58,7 +60,7 @@ constexpr int kMaxFused = 4;
 // one activation quantization and one parallel pass when they share type and K and are packed;
 // otherwise separate matmul calls. scratch as for matmul (the largest of the targets).
 void matmul_fused(std::initializer_list<MatmulTarget> targets, const float* x, int64_t m, ThreadPool& pool,
-                  uint8_t* scratch, size_t scratch_bytes);
+                  uint8_t* scratch, size_t scratch_bytes, const uint8_t* row_ctx = nullptr);
 
 // Row `row` of w as floats (embedding lookups), whatever its layout.
 void dequantize_matrix_row(const WeightMatrix& w, int64_t row, float* out);

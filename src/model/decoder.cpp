@@ -50,6 +50,8 @@ void Decoder::pack_and_allocate(std::vector<WeightMatrix*> layer_matrices) {
   token_.assign(B, 0);
   pos_.assign(B, 0);
   chunk_of_.assign(B, 0);
+  row_ctx_.assign(B, kRowAlone);
+  out_ctx_.assign(B, kRowAlone);
   jobs_.reserve(B);
   size_t scratch = 0;
   for (const WeightMatrix* w : layer_matrices) scratch = std::max(scratch, matmul_scratch_bytes(*w, max_batch_));
@@ -97,6 +99,7 @@ int64_t Decoder::lay_out_batch(std::span<const SeqChunk> chunks, const KvStore& 
       token_[static_cast<size_t>(t)] = ch.tokens[i];
       pos_[static_cast<size_t>(t)] = ch.pos0 + i;
       chunk_of_[static_cast<size_t>(t)] = static_cast<int32_t>(s);
+      row_ctx_[static_cast<size_t>(t)] = llama_cpp_row_context(ch.pos0 + i, ch.prompt_end);
     }
     // Query blocks never straddle the prompt's end: the two sides sum in different orders.
     const int64_t split = std::clamp<int64_t>(ch.prompt_end - ch.pos0, 0, ch.n_tokens);
@@ -153,7 +156,7 @@ perf::Zone Decoder::linear_zone(const char* name, int64_t il, int64_t rows, std:
 
 void Decoder::linear(const char* name, int64_t il, const WeightMatrix& w, const float* in, int64_t rows, float* out) {
   perf::Zone zone = linear_zone(name, il, rows, {&w});
-  matmul(w, in, rows, out, pool_, scratch_.data(), scratch_.size());
+  matmul(w, in, rows, out, pool_, scratch_.data(), scratch_.size(), row_ctx_.data());
 }
 
 void Decoder::apply_rope(int64_t n, int64_t il, float freq_base, float freq_scale) {
@@ -290,6 +293,16 @@ void Decoder::attention_q8_0(std::span<const SeqChunk> chunks, const KvStore& kv
   });
 }
 
+void Decoder::narrow_row_context_to_outputs(std::span<const SeqChunk> chunks) {
+  int64_t t0 = 0;
+  for (const SeqChunk& ch : chunks) {
+    if (ch.logits != LogitRows::kAll) {
+      std::fill(row_ctx_.begin() + t0, row_ctx_.begin() + t0 + ch.n_tokens, uint8_t{kRowAlone});
+    }
+    t0 += ch.n_tokens;
+  }
+}
+
 void Decoder::output_logits(std::span<const SeqChunk> chunks, float* logits) {
   const int64_t E = cfg_.n_embd;
   int64_t rows = 0;
@@ -299,6 +312,8 @@ void Decoder::output_logits(std::span<const SeqChunk> chunks, float* logits) {
     for (const SeqChunk& ch : chunks) {
       const int64_t first = ch.logits == LogitRows::kAll ? t0 : ch.logits == LogitRows::kLast ? t0 + ch.n_tokens - 1 : t0 + ch.n_tokens;
       for (int64_t t = first; t < t0 + ch.n_tokens; ++t) {
+        // llama.cpp's output product takes the micro-batch's logit rows: all of them, or one.
+        out_ctx_[static_cast<size_t>(rows)] = ch.logits == LogitRows::kAll ? row_ctx_[static_cast<size_t>(t)] : uint8_t{kRowAlone};
         float* out = h_.data() + rows++ * E;
         if (output_norm_b_.empty()) {
           rms_norm(x_.data() + t * E, output_norm_.data(), out, E, cfg_.norm_eps);
@@ -313,7 +328,8 @@ void Decoder::output_logits(std::span<const SeqChunk> chunks, float* logits) {
   if (rows > 0) {
     {
       perf::Zone zone("lm_head");
-      linear("output", -1, output_, h_.data(), rows, logits);
+      perf::Zone mm = linear_zone("output", -1, rows, {&output_});
+      matmul(output_, h_.data(), rows, logits, pool_, scratch_.data(), scratch_.size(), out_ctx_.data());
     }
     tap("result_output", -1, logits, rows, cfg_.n_vocab);
   }

@@ -55,6 +55,10 @@ class Decoder : public Model {
   // attn_ = softmax(q · K^T * kq_scale) · V per head over each token's visible positions: all
   // earlier ones, or with window > 0 the last `window` (its own included).
   void attention(std::span<const SeqChunk> chunks, const KvStore& kv, int64_t il, float kq_scale, int64_t window);
+  // From the last layer's feed-forward block on, llama.cpp computes only the rows that give
+  // logits: a chunk that wants its last token's logits has that row computed alone there.
+  // Call between the last layer's attention and feed-forward blocks.
+  void narrow_row_context_to_outputs(std::span<const SeqChunk> chunks);
   // logits = output_ · RMSNorm(x) * output_norm_ (LayerNorm with output_norm_b_ when the file
   // has output_norm.bias) for the rows each chunk's LogitRows asks for.
   void output_logits(std::span<const SeqChunk> chunks, float* logits);
@@ -88,6 +92,10 @@ class Decoder : public Model {
   std::vector<int32_t> token_;     // [max_batch]
   std::vector<int64_t> pos_;       // [max_batch]
   std::vector<int32_t> chunk_of_;  // [max_batch]
+  // RowContext (kernels/dtype_table.h) of each token's row, and of each logit row: where
+  // llama.cpp would have batched it, so products sum in its order (see llama_cpp_row_context).
+  std::vector<uint8_t> row_ctx_;   // [max_batch]
+  std::vector<uint8_t> out_ctx_;   // [max_batch]
 
  private:
   static constexpr int64_t kQueryBlock = 8;  // queries of one head per attention job

@@ -87,6 +87,7 @@ class Gemma3 final : public Decoder {
       const Gemma3Layer& L = layers_[static_cast<size_t>(il)];
       perf::Zone layer_zone("layer", il);
       attention_block(L, chunks, kv, il, n);
+      if (il == c.n_layer - 1) narrow_row_context_to_outputs(chunks);
       ffn_block(L, il, n);
     }
 
@@ -106,7 +107,7 @@ class Gemma3 final : public Decoder {
     {
       perf::Zone zone = linear_zone("attn_qkv", il, n, {&L.wq, &L.wk, &L.wv});
       matmul_fused({{&L.wq, q_.data()}, {&L.wk, k_.data()}, {&L.wv, v_.data()}}, h_.data(), n, pool_, scratch_.data(),
-                   scratch_.size());
+                   scratch_.size(), row_ctx_.data());
     }
     {
       perf::Zone zone("qk_norm", il);
@@ -134,7 +135,9 @@ class Gemma3 final : public Decoder {
     attention(chunks, kv, il, 1.0f, local ? c.sliding_window : 0);
     tap("kqv_out", il, attn_.data(), n, c.q_dim());
     linear("attn_out", il, L.wo, attn_.data(), n, h_.data());
+    tap("attn_wo", il, h_.data(), n, c.n_embd);
     norm_rows("attn_post_norm", il, L.post_attn_norm, h_.data(), n);
+    tap("attn_post_norm", il, h_.data(), n, c.n_embd);
     residual(il, n);
     tap("sa_out", il, x_.data(), n, c.n_embd);
   }
@@ -148,7 +151,7 @@ class Gemma3 final : public Decoder {
     {
       perf::Zone zone = linear_zone("ffn_gate_up", il, n, {&L.w_gate, &L.w_up});
       matmul_fused({{&L.w_gate, gate_.data()}, {&L.w_up, up_.data()}}, h_.data(), n, pool_, scratch_.data(),
-                   scratch_.size());
+                   scratch_.size(), row_ctx_.data());
     }
     tap("ffn_gate", il, gate_.data(), n, c.n_ff);
     tap("ffn_up", il, up_.data(), n, c.n_ff);

@@ -99,6 +99,7 @@ class Gpt2 final : public Decoder {
       const Gpt2Layer& L = layers_[static_cast<size_t>(il)];
       perf::Zone layer_zone("layer", il);
       attention_block(L, chunks, kv, il, n);
+      if (il == c.n_layer - 1) narrow_row_context_to_outputs(chunks);
       ffn_block(L, il, n);
     }
 

@@ -69,6 +69,7 @@ class Llama final : public Decoder {
       const LlamaLayer& L = layers_[static_cast<size_t>(il)];
       perf::Zone layer_zone("layer", il);
       attention_block(L, chunks, kv, il, n);
+      if (il == c.n_layer - 1) narrow_row_context_to_outputs(chunks);
       ffn_block(L, il, n);
     }
 
@@ -87,7 +88,7 @@ class Llama final : public Decoder {
     {
       perf::Zone zone = linear_zone("attn_qkv", il, n, {&L.wq, &L.wk, &L.wv});
       matmul_fused({{&L.wq, q_.data()}, {&L.wk, k_.data()}, {&L.wv, v_.data()}}, h_.data(), n, pool_, scratch_.data(),
-                   scratch_.size());
+                   scratch_.size(), row_ctx_.data());
     }
     apply_rope(n, il, c.rope_freq_base, c.rope_freq_scale);
     tap("Qcur", il, q_.data(), n, c.q_dim());
@@ -112,7 +113,7 @@ class Llama final : public Decoder {
     {
       perf::Zone zone = linear_zone("ffn_gate_up", il, n, {&L.w_gate, &L.w_up});
       matmul_fused({{&L.w_gate, gate_.data()}, {&L.w_up, up_.data()}}, h_.data(), n, pool_, scratch_.data(),
-                   scratch_.size());
+                   scratch_.size(), row_ctx_.data());
     }
     tap("ffn_gate", il, gate_.data(), n, c.n_ff);
     tap("ffn_up", il, up_.data(), n, c.n_ff);

@@ -1,8 +1,10 @@
 #include "kernels/ref/dot_ref.h"
 
+#include <cmath>
 #include <cstring>
 
 #include "base/fp16.h"
+#include "kernels/k_quant_orders.h"
 #include "quant/blocks.h"
 
 namespace ts::ref {
@@ -71,69 +73,98 @@ float dot_q8_0_q8_0(int64_t n, const void* w, const void* a) {
   return sum;
 }
 
-float dot_q4_k_q8_k(int64_t n, const void* w, const void* a) {
-  const auto* x = static_cast<const BlockQ4_K*>(w);
-  const auto* y = static_cast<const BlockQ8_K*>(a);
-  float sum = 0.0f;
-  for (int64_t i = 0; i < n / kQKK; ++i) {
-    const uint8_t* q4 = x[i].qs;
-    const int8_t* q8 = y[i].qs;
-    int sumi = 0, summ = 0;
-    for (int group = 0; group < 4; ++group) {
-      for (int half = 0; half < 2; ++half) {
-        const int j = 2 * group + half;
-        uint8_t sc = 0, mn = 0;
-        if (j < 4) {
-          sc = x[i].scales[j] & 63;
-          mn = x[i].scales[j + 4] & 63;
-        } else {
-          sc = static_cast<uint8_t>((x[i].scales[j + 4] & 0xF) | ((x[i].scales[j - 4] >> 6) << 4));
-          mn = static_cast<uint8_t>((x[i].scales[j + 4] >> 4) | ((x[i].scales[j] >> 6) << 4));
-        }
-        int s = 0;
-        for (int l = 0; l < 32; ++l) {
-          const int q = half == 0 ? (q4[l] & 0xF) : (q4[l] >> 4);
-          s += q * q8[j * 32 + l];
-        }
-        sumi += sc * s;
-        summ += mn * (y[i].bsums[2 * j] + y[i].bsums[2 * j + 1]);
-      }
-      q4 += 32;
-    }
-    sum += y[i].d * (fp16_to_f32(x[i].d) * static_cast<float>(sumi) -
-                     fp16_to_f32(x[i].dmin) * static_cast<float>(summ));
+namespace {
+
+// A Q4_K super-block's integer sums per 64-element step (sub-blocks 2s and 2s + 1): scaled
+// quant products in sums[s], mins times activation sums in mins[s]. All exact in int32.
+void q4_k_step_sums(const BlockQ4_K& x, const BlockQ8_K& y, int sums[4], int mins[4]) {
+  uint8_t sc[8], mn[8];
+  for (int j = 0; j < 4; ++j) {
+    sc[j] = x.scales[j] & 63;
+    mn[j] = x.scales[j + 4] & 63;
+    sc[j + 4] = static_cast<uint8_t>((x.scales[j + 8] & 0xF) | ((x.scales[j] >> 6) << 4));
+    mn[j + 4] = static_cast<uint8_t>((x.scales[j + 8] >> 4) | ((x.scales[j + 4] >> 6) << 4));
   }
-  return sum;
+  for (int s = 0; s < 4; ++s) {
+    const uint8_t* q4 = x.qs + 32 * s;  // low nibbles: sub-block 2s, high nibbles: 2s + 1
+    const int8_t* q8 = y.qs + 64 * s;
+    int lo = 0, hi = 0;
+    for (int l = 0; l < 32; ++l) {
+      lo += (q4[l] & 0xF) * q8[l];
+      hi += (q4[l] >> 4) * q8[l + 32];
+    }
+    sums[s] = sc[2 * s] * lo + sc[2 * s + 1] * hi;
+    mins[s] = mn[2 * s] * (y.bsums[4 * s] + y.bsums[4 * s + 1]) + mn[2 * s + 1] * (y.bsums[4 * s + 2] + y.bsums[4 * s + 3]);
+  }
+}
+
+// Q6_K quants as stored, value + 32 in [0, 63], in natural element order.
+void q6_k_unpack(const BlockQ6_K& x, uint8_t q6[kQKK]) {
+  const uint8_t* ql = x.ql;
+  const uint8_t* qh = x.qh;
+  for (int half = 0; half < 2; ++half) {
+    uint8_t* out = q6 + half * 128;
+    for (int l = 0; l < 32; ++l) {
+      out[l] = static_cast<uint8_t>((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4));
+      out[l + 32] = static_cast<uint8_t>((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4));
+      out[l + 64] = static_cast<uint8_t>((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4));
+      out[l + 96] = static_cast<uint8_t>((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4));
+    }
+    ql += 64;
+    qh += 32;
+  }
+}
+
+// Lane l of llama.cpp's eight-lane Q6_K sum: elements 4l..4l+3 of every 32-element run, less
+// 32 x (scale x activation sum) of groups 2l and 2l + 1. The eight lanes sum to the block's total.
+int q6_k_lane_sum(const BlockQ6_K& x, const BlockQ8_K& y, const uint8_t q6[kQKK], int l) {
+  int sum = 0;
+  for (int run = 0; run < kQKK / 32; ++run) {
+    for (int j = 0; j < 4; ++j) {
+      const int e = run * 32 + 4 * l + j;
+      sum += x.scales[e / 16] * (q6[e] * y.qs[e]);
+    }
+  }
+  return sum - 32 * (x.scales[2 * l] * y.bsums[2 * l] + x.scales[2 * l + 1] * y.bsums[2 * l + 1]);
+}
+
+}  // namespace
+
+float dot_q4_k_q8_k(int64_t n, const void* w, const void* a) {
+  return q4_k_dot_in_order<q4_k_step_sums, fp16_to_f32, false>(n, w, a);
+}
+
+float dot_q4_k_q8_k_group4(int64_t n, const void* w, const void* a) {
+  return q4_k_dot_in_order<q4_k_step_sums, fp16_to_f32, true>(n, w, a);
 }
 
 float dot_q6_k_q8_k(int64_t n, const void* w, const void* a) {
   const auto* x = static_cast<const BlockQ6_K*>(w);
   const auto* y = static_cast<const BlockQ8_K*>(a);
-  float sum = 0.0f;
+  float acc[8] = {};
   for (int64_t i = 0; i < n / kQKK; ++i) {
-    int8_t q6[kQKK];  // unpacked to [-32, 31] in natural element order
-    const uint8_t* ql = x[i].ql;
-    const uint8_t* qh = x[i].qh;
-    for (int half = 0; half < 2; ++half) {
-      int8_t* out = q6 + half * 128;
-      for (int l = 0; l < 32; ++l) {
-        out[l] = static_cast<int8_t>(((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32);
-        out[l + 32] = static_cast<int8_t>(((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32);
-        out[l + 64] = static_cast<int8_t>(((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32);
-        out[l + 96] = static_cast<int8_t>(((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32);
-      }
-      ql += 64;
-      qh += 32;
-    }
-    int sumi = 0;
-    for (int g = 0; g < kQKK / 16; ++g) {
-      int s = 0;
-      for (int l = 0; l < 16; ++l) s += q6[g * 16 + l] * y[i].qs[g * 16 + l];
-      sumi += x[i].scales[g] * s;
-    }
-    sum += fp16_to_f32(x[i].d) * y[i].d * static_cast<float>(sumi);
+    uint8_t q6[kQKK];
+    q6_k_unpack(x[i], q6);
+    const float d = y[i].d * fp16_to_f32(x[i].d);
+    for (int l = 0; l < 8; ++l) acc[l] = std::fma(d, static_cast<float>(q6_k_lane_sum(x[i], y[i], q6, l)), acc[l]);
   }
-  return sum;
+  float t[4];
+  for (int l = 0; l < 4; ++l) t[l] = acc[l + 4] + acc[l];
+  return (t[0] + t[2]) + (t[1] + t[3]);
+}
+
+float dot_q6_k_q8_k_wide(int64_t n, const void* w, const void* a) {
+  const auto* x = static_cast<const BlockQ6_K*>(w);
+  const auto* y = static_cast<const BlockQ8_K*>(a);
+  float acc = 0.0f;
+  for (int64_t i = 0; i < n / kQKK; ++i) {
+    uint8_t q6[kQKK];
+    q6_k_unpack(x[i], q6);
+    int sum = 0;
+    for (int l = 0; l < 8; ++l) sum += q6_k_lane_sum(x[i], y[i], q6, l);
+    acc = std::fma(fp16_to_f32(x[i].d) * static_cast<float>(sum), y[i].d, acc);
+  }
+  return acc;
 }
 
 namespace {

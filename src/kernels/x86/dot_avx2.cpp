@@ -3,8 +3,10 @@
 
 #include <immintrin.h>
 
+#include <cmath>
 #include <cstring>
 
+#include "kernels/k_quant_orders.h"
 #include "quant/blocks.h"
 
 namespace ts::avx2 {
@@ -148,81 +150,101 @@ float dot_bf16_f32(int64_t n, const void* w, const void* a) {
 }
 
 // The K formats: every integer sum of a super-block is exact in int32 (<= 256 x 63 x 15 x 128
-// for Q4_K, 256 x 128 x 63 x 128 for Q6_K), and the float steps per super-block are the
-// reference's expressions in its order, so results equal the scalar twin bit for bit.
-float dot_q4_k_q8_k(int64_t n, const void* w, const void* a) {
-  const auto* x = static_cast<const BlockQ4_K*>(w);
-  const auto* y = static_cast<const BlockQ8_K*>(a);
+// for Q4_K, 256 x 128 x 63 x 128 for Q6_K), and the float steps are llama.cpp's, in each of the
+// orders it uses (see DTypeKernels), so results equal the scalar twins bit for bit.
+namespace {
+
+// A Q4_K super-block's scaled quant sums per 64-element step s (sub-blocks 2s and 2s + 1, the
+// low and high nibbles of bytes 32s..32s+31) and mins x activation sums per step.
+inline void q4_k_step_sums(const BlockQ4_K& x, const BlockQ8_K& y, int sums[4], int mins[4]) {
   const __m256i mask = _mm256_set1_epi8(0x0F);
-  float sum = 0.0f;
-  for (int64_t i = 0; i < n / kQKK; ++i) {
-    const uint8_t* s = x[i].scales;
-    int sc[8], mn[8];
-    for (int j = 0; j < 4; ++j) {
-      sc[j] = s[j] & 63;
-      mn[j] = s[j + 4] & 63;
-      sc[j + 4] = (s[j + 8] & 0xF) | ((s[j] >> 6) << 4);
-      mn[j + 4] = (s[j + 8] >> 4) | ((s[j + 4] >> 6) << 4);
-    }
-    __m256i acc = _mm256_setzero_si256();
-    for (int g = 0; g < 4; ++g) {
-      // 32 bytes: low nibbles are sub-block 2g, high nibbles sub-block 2g + 1.
-      const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i].qs + 32 * g));
-      const __m256i lo = _mm256_and_si256(raw, mask);
-      const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), mask);
-      const __m256i p_lo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].qs + 64 * g)));
-      const __m256i p_hi =
-          _mm256_maddubs_epi16(hi, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].qs + 64 * g + 32)));
-      acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p_lo, _mm256_set1_epi16(static_cast<int16_t>(sc[2 * g]))));
-      acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p_hi, _mm256_set1_epi16(static_cast<int16_t>(sc[2 * g + 1]))));
-    }
-    int summ = 0;
-    for (int j = 0; j < 8; ++j) summ += mn[j] * (y[i].bsums[2 * j] + y[i].bsums[2 * j + 1]);
-    const int sumi = hsum_i32(acc);
-    sum += y[i].d * (f16(x[i].d) * static_cast<float>(sumi) - f16(x[i].dmin) * static_cast<float>(summ));
+  const uint8_t* s = x.scales;
+  int sc[8], mn[8];
+  for (int j = 0; j < 4; ++j) {
+    sc[j] = s[j] & 63;
+    mn[j] = s[j + 4] & 63;
+    sc[j + 4] = (s[j + 8] & 0xF) | ((s[j] >> 6) << 4);
+    mn[j + 4] = (s[j + 8] >> 4) | ((s[j + 4] >> 6) << 4);
   }
-  return sum;
+  for (int g = 0; g < 4; ++g) {
+    const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs + 32 * g));
+    const __m256i lo = _mm256_and_si256(raw, mask);
+    const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), mask);
+    const __m256i p_lo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.qs + 64 * g)));
+    const __m256i p_hi = _mm256_maddubs_epi16(hi, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.qs + 64 * g + 32)));
+    sums[g] = hsum_i32(_mm256_add_epi32(_mm256_madd_epi16(p_lo, _mm256_set1_epi16(static_cast<int16_t>(sc[2 * g]))),
+                                        _mm256_madd_epi16(p_hi, _mm256_set1_epi16(static_cast<int16_t>(sc[2 * g + 1])))));
+    mins[g] = mn[2 * g] * (y.bsums[4 * g] + y.bsums[4 * g + 1]) + mn[2 * g + 1] * (y.bsums[4 * g + 2] + y.bsums[4 * g + 3]);
+  }
+}
+
+// Q6_K: the eight int32 lanes of llama.cpp's row kernel (lane l: elements 4l..4l+3 of every
+// 32-element run, less 32 x (scale x activation sum) of groups 2l and 2l + 1).
+inline __m256i q6_k_lane_sums(const BlockQ6_K& x, const BlockQ8_K& y) {
+  const __m256i m4 = _mm256_set1_epi8(0x0F);
+  const __m256i m2 = _mm256_set1_epi8(0x30);
+  const int8_t* sc = x.scales;
+  // Values are stored as q + 32 in [0, 63] (unsigned for VPMADDUBSW); the offset comes back
+  // out per lane.
+  const __m256i offset = _mm256_slli_epi32(
+      _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.bsums)),
+                        _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sc)))),
+      5);
+  __m256i acc = _mm256_setzero_si256();
+  const uint8_t* ql = x.ql;
+  const uint8_t* qh = x.qh;
+  for (int half = 0; half < 2; ++half) {
+    const __m256i la = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
+    const __m256i lb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
+    const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh));
+    // 16-bit shifts move bits within each byte pair; the masks keep each byte's own bits.
+    const __m256i v[4] = {
+        _mm256_or_si256(_mm256_and_si256(la, m4), _mm256_and_si256(_mm256_slli_epi16(h, 4), m2)),
+        _mm256_or_si256(_mm256_and_si256(lb, m4), _mm256_and_si256(_mm256_slli_epi16(h, 2), m2)),
+        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(la, 4), m4), _mm256_and_si256(h, m2)),
+        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(lb, 4), m4), _mm256_and_si256(_mm256_srli_epi16(h, 2), m2)),
+    };
+    for (int k = 0; k < 4; ++k) {
+      const int e = half * 128 + 32 * k;  // first element; groups e/16 and e/16 + 1
+      const __m256i p = _mm256_maddubs_epi16(v[k], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.qs + e)));
+      const __m256i scales = _mm256_set_m128i(_mm_set1_epi16(sc[e / 16 + 1]), _mm_set1_epi16(sc[e / 16]));
+      acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, scales));
+    }
+    ql += 64;
+    qh += 32;
+  }
+  return _mm256_sub_epi32(acc, offset);
+}
+
+}  // namespace
+
+float dot_q4_k_q8_k(int64_t n, const void* w, const void* a) {
+  return q4_k_dot_in_order<q4_k_step_sums, f16, false>(n, w, a);
+}
+
+float dot_q4_k_q8_k_group4(int64_t n, const void* w, const void* a) {
+  return q4_k_dot_in_order<q4_k_step_sums, f16, true>(n, w, a);
 }
 
 float dot_q6_k_q8_k(int64_t n, const void* w, const void* a) {
   const auto* x = static_cast<const BlockQ6_K*>(w);
   const auto* y = static_cast<const BlockQ8_K*>(a);
-  const __m256i m4 = _mm256_set1_epi8(0x0F);
-  const __m256i m2 = _mm256_set1_epi8(0x30);
-  float sum = 0.0f;
+  __m256 acc = _mm256_setzero_ps();
   for (int64_t i = 0; i < n / kQKK; ++i) {
-    const int8_t* sc = x[i].scales;
-    // Values are stored as q + 32 in [0, 63] (unsigned for VPMADDUBSW); the offset comes back
-    // out as 32 x sum over groups of scale x (sum of the group's activations).
-    int offset = 0;
-    for (int g = 0; g < kQKK / 16; ++g) offset += sc[g] * y[i].bsums[g];
-    __m256i acc = _mm256_setzero_si256();
-    const uint8_t* ql = x[i].ql;
-    const uint8_t* qh = x[i].qh;
-    for (int half = 0; half < 2; ++half) {
-      const __m256i la = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
-      const __m256i lb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
-      const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh));
-      // 16-bit shifts move bits within each byte pair; the masks keep each byte's own bits.
-      const __m256i v[4] = {
-          _mm256_or_si256(_mm256_and_si256(la, m4), _mm256_and_si256(_mm256_slli_epi16(h, 4), m2)),
-          _mm256_or_si256(_mm256_and_si256(lb, m4), _mm256_and_si256(_mm256_slli_epi16(h, 2), m2)),
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(la, 4), m4), _mm256_and_si256(h, m2)),
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(lb, 4), m4), _mm256_and_si256(_mm256_srli_epi16(h, 2), m2)),
-      };
-      for (int k = 0; k < 4; ++k) {
-        const int e = half * 128 + 32 * k;  // first element; groups e/16 and e/16 + 1
-        const __m256i p = _mm256_maddubs_epi16(v[k], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].qs + e)));
-        const __m256i scales = _mm256_set_m128i(_mm_set1_epi16(sc[e / 16 + 1]), _mm_set1_epi16(sc[e / 16]));
-        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, scales));
-      }
-      ql += 64;
-      qh += 32;
-    }
-    const int sumi = hsum_i32(acc) - 32 * offset;
-    sum += f16(x[i].d) * y[i].d * static_cast<float>(sumi);
+    const __m256 d = _mm256_set1_ps(y[i].d * f16(x[i].d));
+    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(q6_k_lane_sums(x[i], y[i])), acc);
   }
-  return sum;
+  return hsum(acc);
+}
+
+float dot_q6_k_q8_k_wide(int64_t n, const void* w, const void* a) {
+  const auto* x = static_cast<const BlockQ6_K*>(w);
+  const auto* y = static_cast<const BlockQ8_K*>(a);
+  float acc = 0.0f;
+  for (int64_t i = 0; i < n / kQKK; ++i) {
+    acc = std::fma(f16(x[i].d) * static_cast<float>(hsum_i32(q6_k_lane_sums(x[i], y[i]))), y[i].d, acc);
+  }
+  return acc;
 }
 
 }  // namespace ts::avx2

@@ -6,6 +6,8 @@
 
 #include <cmath>
 #include <random>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "base/fp16.h"
@@ -73,16 +75,61 @@ TEST(Dot, KernelsMatchReferenceAndFloat) {
         exact += static_cast<double>(w_deq[static_cast<size_t>(i)]) * static_cast<double>(a_f[static_cast<size_t>(i)]);
         magnitude += std::fabs(static_cast<double>(w_deq[static_cast<size_t>(i)]) * static_cast<double>(a_f[static_cast<size_t>(i)]));
       }
-      const float got = fast.vec_dot(n, w.data(), a.data());
-      const float want = ref.vec_dot(n, w.data(), a.data());
-      EXPECT_NEAR(got, want, static_cast<double>(kKernelVsReference) * magnitude + 1e-6) << dtype_name(w_type) << " n=" << n;
-      if (w_type == DType::Q4_K || w_type == DType::Q6_K) {
-        // Exact integer super-block sums and the reference's float steps: the same bits.
-        EXPECT_EQ(std::bit_cast<uint32_t>(got), std::bit_cast<uint32_t>(want)) << dtype_name(w_type) << " n=" << n;
+      // Every summation order the type has (the row kernel's, and those of llama.cpp's 4-row and
+      // wide-batch kernels where they differ).
+      for (uint8_t ctx : {uint8_t{kRowAlone}, uint8_t{kRowInGroupOf4}, uint8_t{kRowInWideBatch},
+                          uint8_t{kRowInGroupOf4 | kRowInWideBatch}}) {
+        const float got = fast.dot_for(ctx)(n, w.data(), a.data());
+        const float want = ref.dot_for(ctx)(n, w.data(), a.data());
+        const std::string what = std::string(dtype_name(w_type)) + " n=" + std::to_string(n) + " ctx=" + std::to_string(ctx);
+        EXPECT_NEAR(got, want, static_cast<double>(kKernelVsReference) * magnitude + 1e-6) << what;
+        if (w_type == DType::Q4_K || w_type == DType::Q6_K) {
+          // Exact integer super-block sums and the reference's float steps: the same bits.
+          EXPECT_EQ(std::bit_cast<uint32_t>(got), std::bit_cast<uint32_t>(want)) << what;
+        }
+        EXPECT_NEAR(static_cast<double>(want), exact, static_cast<double>(kQuantizedVsFloat) * magnitude + 1e-6) << what;
       }
-      EXPECT_NEAR(static_cast<double>(want), exact, static_cast<double>(kQuantizedVsFloat) * magnitude + 1e-6) << dtype_name(w_type) << " n=" << n;
     }
   }
+}
+
+// The K formats have a second order where llama.cpp has a second kernel; on random rows the
+// orders round differently somewhere, so a table entry pointing at the wrong twin shows.
+TEST(Dot, KQuantOrdersAreDistinct) {
+  std::mt19937 rng(99);
+  for (auto [w_type, ctx] : {std::pair{DType::Q4_K, kRowInGroupOf4}, std::pair{DType::Q6_K, kRowInWideBatch}}) {
+    const DTypeKernels& k = kernels_for(w_type);
+    EXPECT_NE(k.dot_for(ctx), k.vec_dot) << dtype_name(w_type);
+    int differing = 0;
+    for (int trial = 0; trial < 50; ++trial) {
+      const int64_t n = 256 * 8;
+      const auto w = random_k_blocks(w_type, n, rng);
+      const auto a_f = random_row(n, rng);
+      std::vector<uint8_t> a(row_bytes(DType::Q8_K, n));
+      quantize_row(DType::Q8_K, a_f.data(), a.data(), n);
+      const float alone = k.vec_dot(n, w.data(), a.data());
+      const float batched = k.dot_for(ctx)(n, w.data(), a.data());
+      EXPECT_NEAR(alone, batched, 1e-4f * (std::fabs(alone) + 1.0f));
+      differing += alone != batched ? 1 : 0;
+    }
+    EXPECT_GT(differing, 0) << dtype_name(w_type);
+  }
+}
+
+// llama.cpp computes prompts in 512-token micro-batches, generated tokens alone.
+TEST(Dot, RowContextFollowsLlamaCppBatching) {
+  const uint8_t both = kRowInGroupOf4 | kRowInWideBatch;
+  EXPECT_EQ(llama_cpp_row_context(0, 1), kRowAlone);  // a one-token prompt
+  EXPECT_EQ(llama_cpp_row_context(5, 5), kRowAlone);  // generated
+  EXPECT_EQ(llama_cpp_row_context(3, 5), kRowInGroupOf4);  // 5 rows: 0..3 grouped, 4 alone
+  EXPECT_EQ(llama_cpp_row_context(4, 5), kRowAlone);
+  EXPECT_EQ(llama_cpp_row_context(7, 10), both);  // 10 rows: wide, 0..7 grouped
+  EXPECT_EQ(llama_cpp_row_context(8, 10), kRowInWideBatch);
+  EXPECT_EQ(llama_cpp_row_context(511, 1030), both);  // micro-batches of 512, 512, 6
+  EXPECT_EQ(llama_cpp_row_context(1023, 1030), both);
+  EXPECT_EQ(llama_cpp_row_context(1027, 1030), kRowInGroupOf4);
+  EXPECT_EQ(llama_cpp_row_context(1028, 1030), kRowAlone);
+  EXPECT_EQ(llama_cpp_row_context(2000, 1030), kRowAlone);
 }
 
 TEST(Dot, UnsupportedTypeIsNamed) {
