@@ -127,19 +127,24 @@ void Decoder::embed(const WeightMatrix& table, int64_t n, float scale) {
 void Decoder::norm_rows(const char* name, int64_t il, const std::vector<float>& weight, const float* in, int64_t n) {
   perf::Zone zone(name, il);
   const int64_t E = cfg_.n_embd;
-  for (int64_t t = 0; t < n; ++t) rms_norm(in + t * E, weight.data(), h_.data() + t * E, E, cfg_.norm_eps);
+  for_token_rows(n, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) rms_norm(in + t * E, weight.data(), h_.data() + t * E, E, cfg_.norm_eps);
+  });
 }
 
 void Decoder::layer_norm_rows(const char* name, int64_t il, const std::vector<float>& weight,
                               const std::vector<float>& bias, const float* in, int64_t n) {
   perf::Zone zone(name, il);
   const int64_t E = cfg_.n_embd;
-  for (int64_t t = 0; t < n; ++t) layer_norm(in + t * E, weight.data(), bias.data(), h_.data() + t * E, E, cfg_.norm_eps);
+  for_token_rows(n, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) layer_norm(in + t * E, weight.data(), bias.data(), h_.data() + t * E, E, cfg_.norm_eps);
+  });
 }
 
 void Decoder::residual(int64_t il, int64_t n) {
   perf::Zone zone("residual", il);
-  add_inplace(x_.data(), h_.data(), n * cfg_.n_embd);
+  const int64_t E = cfg_.n_embd;
+  for_token_rows(n, [&](int64_t t0, int64_t t1) { add_inplace(x_.data() + t0 * E, h_.data() + t0 * E, (t1 - t0) * E); });
 }
 
 perf::Zone Decoder::linear_zone(const char* name, int64_t il, int64_t rows, std::initializer_list<const WeightMatrix*> ws) {

@@ -63,6 +63,17 @@ class Decoder : public Model {
   // has output_norm.bias) for the rows each chunk's LogitRows asks for.
   void output_logits(std::span<const SeqChunk> chunks, float* logits);
 
+  // f(t0, t1) over the token rows [0, n): split across the pool for prompt-sized batches (a
+  // decode step's few rows are not worth the hand-off). Rows are independent, so the results
+  // do not depend on the split.
+  template <typename F>
+  void for_token_rows(int64_t n, F&& f) {
+    if (n < kParallelRows || pool_.num_threads() == 1) return f(int64_t{0}, n);
+    pool_.parallel_for(static_cast<size_t>(n),
+                       [&](size_t t0, size_t t1, int) { f(static_cast<int64_t>(t0), static_cast<int64_t>(t1)); });
+  }
+  static constexpr int64_t kParallelRows = 16;
+
   void linear(const char* name, int64_t il, const WeightMatrix& w, const float* in, int64_t rows, float* out);
   // A zone for one (possibly fused) linear product: [rows, K] x [K, sum of N].
   static perf::Zone linear_zone(const char* name, int64_t il, int64_t rows, std::initializer_list<const WeightMatrix*> ws);

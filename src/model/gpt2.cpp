@@ -151,7 +151,8 @@ class Gpt2 final : public Decoder {
     tap("ffn_up", il, up_.data(), n, c.n_ff);
     {
       perf::Zone zone("gelu", il);
-      gelu(up_.data(), n * c.n_ff);
+      const int64_t F = c.n_ff;
+      for_token_rows(n, [&](int64_t t0, int64_t t1) { gelu(up_.data() + t0 * F, (t1 - t0) * F); });
     }
     tap("ffn_gelu", il, up_.data(), n, c.n_ff);
     linear("ffn_down", il, L.w_down, up_.data(), n, h_.data());

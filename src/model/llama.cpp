@@ -119,7 +119,8 @@ class Llama final : public Decoder {
     tap("ffn_up", il, up_.data(), n, c.n_ff);
     {
       perf::Zone zone("swiglu", il);
-      numeric_kernels().swiglu(gate_.data(), up_.data(), n * c.n_ff);
+      const int64_t F = c.n_ff;
+      for_token_rows(n, [&](int64_t t0, int64_t t1) { numeric_kernels().swiglu(gate_.data() + t0 * F, up_.data() + t0 * F, (t1 - t0) * F); });
     }
     tap("ffn_swiglu", il, gate_.data(), n, c.n_ff);
     linear("ffn_down", il, L.w_down, gate_.data(), n, h_.data());

@@ -9,6 +9,8 @@
 // bit-identical to the AVX2 kernels and the scalar twins, in about half the integer work.
 #include <immintrin.h>
 
+#include <algorithm>
+
 #include <cstring>
 #include <type_traits>
 
@@ -147,32 +149,48 @@ void q8_0_col(int64_t nb, const BlockQ8_0x8* w, const BlockQ8S* a, float* out, b
 }
 
 // q8_0_col for two groups and NC (1..2) activation rows at once on 512-bit registers: per lane
-// the same steps (|w| times a with w's sign, one VPDPBUSD per 4 elements, scaled into one of 8
-// float sums per step, summed in llama.cpp's lane tree at the end). AVX-512 has no VPSIGNB, so
-// a is negated under the mask of negative weights instead (a zero weight gives a zero product
-// either way, and |a| <= 127 negates exactly).
+// the same integers (one VPDPBUSD per 4 elements, scaled into one of 8 float sums per step, summed
+// in llama.cpp's lane tree at the end). VPDPBUSD wants one unsigned operand: the weights go in as
+// w + 128 (one XOR per step, shared by the columns), and each step's sum starts at -128 times the
+// sum of its 4 activations instead of 0, so it ends at exactly sum(w * a).
 template <int NC>
 void q8_0_pair(int64_t nb, const BlockQ8_0x8* w0, const BlockQ8_0x8* w1, const BlockQ8S* act, int64_t stride, float* out) {
+  const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
   __m512 acc[NC][8];
   for (auto& col : acc) {
     for (auto& x : col) x = _mm512_setzero_ps();
   }
-  for (int64_t b = 0; b < nb; ++b) {
-    prefetch_ahead(w0 + b);
-    prefetch_ahead(w1 + b);
-    const __m512 dw = _mm512_insertf32x8(_mm512_zextps256_ps512(load_f16x8(w0[b].d)), load_f16x8(w1[b].d), 1);
-    __m512 scale[NC];
-    for (int c = 0; c < NC; ++c) scale[c] = _mm512_mul_ps(dw, _mm512_set1_ps(act[c * stride + b].d));
-    for (int s = 0; s < 8; ++s) {
-      const __m512i wq = load_pair(reinterpret_cast<const uint8_t*>(w0[b].qs + 32 * s),
-                                   reinterpret_cast<const uint8_t*>(w1[b].qs + 32 * s));
-      const __m512i abs_w = _mm512_abs_epi8(wq);
-      const __mmask64 negative = _mm512_movepi8_mask(wq);
+  // Each step's starting sum, -128 * (a[4s] + ... + a[4s + 3]), plus 0x4B400000: the float
+  // 1.5 * 2^23, whose low bits then hold the exact integer sum (|sum| < 2^17), so one float
+  // subtraction converts it. Made for a run of blocks ahead of use, then broadcast from memory:
+  // loads, where register shuffles would compete with VPDPBUSD for its ports.
+  constexpr int64_t kRun = 32;
+  alignas(64) int32_t start[kRun][NC][8];  // [block in run, column, step]
+  const __m512 magic = _mm512_set1_ps(12582912.0f);
+  for (int64_t b0 = 0; b0 < nb; b0 += kRun) {
+    const int64_t b1 = std::min(nb, b0 + kRun);
+    for (int64_t b = b0; b < b1; ++b) {
       for (int c = 0; c < NC; ++c) {
-        const __m512i a = bcast4_512(act[c * stride + b].qs + 4 * s);
-        const __m512i signed_a = _mm512_mask_sub_epi8(a, negative, _mm512_setzero_si512(), a);
-        const __m512 dot = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), abs_w, signed_a));
-        acc[c][s] = _mm512_fmadd_ps(scale[c], dot, acc[c][s]);
+        const __m256i qs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(act[c * stride + b].qs));
+        const __m256i sums = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm512_castsi512_si256(bias), qs);  // 128 * sum
+        _mm256_store_si256(reinterpret_cast<__m256i*>(start[b - b0][c]), _mm256_sub_epi32(_mm256_set1_epi32(0x4B400000), sums));
+      }
+    }
+    for (int64_t b = b0; b < b1; ++b) {
+      prefetch_ahead(w0 + b);
+      prefetch_ahead(w1 + b);
+      const __m512 dw = _mm512_insertf32x8(_mm512_zextps256_ps512(load_f16x8(w0[b].d)), load_f16x8(w1[b].d), 1);
+      __m512 scale[NC];
+      for (int c = 0; c < NC; ++c) scale[c] = _mm512_mul_ps(dw, _mm512_set1_ps(act[c * stride + b].d));
+      for (int s = 0; s < 8; ++s) {
+        const __m512i w_biased = _mm512_xor_si512(load_pair(reinterpret_cast<const uint8_t*>(w0[b].qs + 32 * s),
+                                                            reinterpret_cast<const uint8_t*>(w1[b].qs + 32 * s)),
+                                                  bias);
+        for (int c = 0; c < NC; ++c) {
+          const __m512i a = bcast4_512(act[c * stride + b].qs + 4 * s);
+          const __m512i sum = _mm512_dpbusd_epi32(_mm512_set1_epi32(start[b - b0][c][s]), w_biased, a);
+          acc[c][s] = _mm512_fmadd_ps(scale[c], _mm512_sub_ps(_mm512_castsi512_ps(sum), magic), acc[c][s]);
+        }
       }
     }
   }
