@@ -1,6 +1,7 @@
 #pragma once
 // Per-dtype kernel table: for each weight type, the format activations are converted to and
 // the row dot product over (weight row, converted activation row).
+#include <cstddef>
 #include <cstdint>
 
 #include "quant/types.h"
@@ -8,6 +9,10 @@
 namespace ts {
 
 using VecDotFn = float (*)(int64_t n, const void* weight_row, const void* act_row);
+// Four activation rows (act_stride bytes apart) against one weight row, read once:
+// out[c] = vec_dot(n, weight_row, act + c * act_stride) bit for bit. The register tile of the
+// row-major matrix product for types whose order does not depend on the row's context.
+using VecDot4Fn = void (*)(int64_t n, const void* weight_row, const void* act, size_t act_stride, float* out);
 
 // Where an activation row sat in the batch llama.cpp would have computed it in. For some
 // types llama.cpp sums a row's dot products in an order that depends on that: K-quant matrices
@@ -42,6 +47,7 @@ struct DTypeKernels {
   VecDotFn vec_dot;  // the row kernel's order (a batch of one)
   VecDotFn vec_dot_group4 = nullptr;  // for rows kRowInGroupOf4, where the order differs
   VecDotFn vec_dot_wide = nullptr;    // for rows kRowInWideBatch, where the order differs
+  VecDot4Fn vec_dot4 = nullptr;       // four rows at once (only where the order has no variants)
 
   // The dot product for a row in context ctx (a RowContext bit set).
   VecDotFn dot_for(uint8_t ctx) const {

@@ -28,6 +28,10 @@ constexpr int64_t kColBlock = 64;
 // few enough that each is a long contiguous stream for the prefetchers.
 constexpr int64_t kChunksPerThread = 8;
 
+// Activation rows per cache block in the row-major path: 64 rows of K = 2048 f32 are 512 KiB,
+// which stay in L2 while a thread's weight rows stream past.
+constexpr int64_t kRowBlock = 64;
+
 size_t act_row_bytes(const WeightMatrix& w) {
   if (w.packed) return static_cast<size_t>(w.cols / kQK) * sizeof(BlockQ8S);
   return row_bytes(kernels_for(w.type).act_type, static_cast<uint64_t>(w.cols));
@@ -152,13 +156,25 @@ void matmul(const WeightMatrix& w, const float* x, int64_t m, float* y, ThreadPo
   }
   const uint8_t* act_bytes = kern.act_type == DType::F32 ? reinterpret_cast<const uint8_t*>(x) : scratch;
   const int64_t n = w.rows;
-  // Split over output features: each thread streams a disjoint slice of the weights once.
+  // Split over output features: each thread takes a disjoint slice of the weights. Activation
+  // rows go in blocks that stay in L2 while the slice streams past (once per block), and in
+  // fours through the register tile where the type has one.
+  const bool tiled = kern.vec_dot4 != nullptr && kern.vec_dot_group4 == nullptr && kern.vec_dot_wide == nullptr;
   pool.parallel_for(static_cast<size_t>(n), [&](size_t begin, size_t end, int) {
-    for (size_t r = begin; r < end; ++r) {
-      const uint8_t* wr = w.data + r * w_row;
-      for (int64_t i = 0; i < m; ++i) {
-        const VecDotFn dot = row_ctx == nullptr ? kern.vec_dot : kern.dot_for(row_ctx[i]);
-        y[static_cast<size_t>(i * n) + r] = dot(k, wr, act_bytes + static_cast<size_t>(i) * act_row);
+    for (int64_t i0 = 0; i0 < m; i0 += kRowBlock) {
+      const int64_t i1 = std::min(m, i0 + kRowBlock);
+      for (size_t r = begin; r < end; ++r) {
+        const uint8_t* wr = w.data + r * w_row;
+        int64_t i = i0;
+        for (; tiled && i + 4 <= i1; i += 4) {
+          float out[4];
+          kern.vec_dot4(k, wr, act_bytes + static_cast<size_t>(i) * act_row, act_row, out);
+          for (int c = 0; c < 4; ++c) y[static_cast<size_t>((i + c) * n) + r] = out[c];
+        }
+        for (; i < i1; ++i) {
+          const VecDotFn dot = row_ctx == nullptr ? kern.vec_dot : kern.dot_for(row_ctx[i]);
+          y[static_cast<size_t>(i * n) + r] = dot(k, wr, act_bytes + static_cast<size_t>(i) * act_row);
+        }
       }
     }
   });

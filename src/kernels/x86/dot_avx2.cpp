@@ -141,9 +141,42 @@ float dot_float_f32(int64_t n, const void* w, const void* a) {
   for (; i < n; ++i) sum += Scalar(x[i]) * y[i];
   return sum;
 }
+
+// dot_float_f32 for four activation rows: each row keeps its own two chains, tail and reduction,
+// so its bits are the single-row kernel's; the weights are loaded (and widened) once for four.
+template <typename T, __m256 (*Load)(const T*), float (*Scalar)(T)>
+void dot4_float_f32(int64_t n, const void* w, const void* a, size_t a_stride, float* out) {
+  const auto* x = static_cast<const T*>(w);
+  const float* y[4];
+  for (int c = 0; c < 4; ++c) y[c] = reinterpret_cast<const float*>(static_cast<const uint8_t*>(a) + c * a_stride);
+  __m256 acc0[4], acc1[4];
+  for (int c = 0; c < 4; ++c) acc0[c] = acc1[c] = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m256 x0 = Load(x + i), x1 = Load(x + i + 8);
+    for (int c = 0; c < 4; ++c) {
+      acc0[c] = _mm256_fmadd_ps(x0, _mm256_loadu_ps(y[c] + i), acc0[c]);
+      acc1[c] = _mm256_fmadd_ps(x1, _mm256_loadu_ps(y[c] + i + 8), acc1[c]);
+    }
+  }
+  for (int c = 0; c < 4; ++c) {
+    float sum = hsum(_mm256_add_ps(acc0[c], acc1[c]));
+    for (int64_t j = i; j < n; ++j) sum += Scalar(x[j]) * y[c][j];
+    out[c] = sum;
+  }
+}
 }  // namespace
 
 float dot_f32_f32(int64_t n, const void* w, const void* a) { return dot_float_f32<float, load_f32, f32_scalar>(n, w, a); }
+void dot4_f32_f32(int64_t n, const void* w, const void* a, size_t a_stride, float* out) {
+  dot4_float_f32<float, load_f32, f32_scalar>(n, w, a, a_stride, out);
+}
+void dot4_f16_f32(int64_t n, const void* w, const void* a, size_t a_stride, float* out) {
+  dot4_float_f32<uint16_t, widen_f16, f16>(n, w, a, a_stride, out);
+}
+void dot4_bf16_f32(int64_t n, const void* w, const void* a, size_t a_stride, float* out) {
+  dot4_float_f32<uint16_t, widen_bf16, bf16_scalar>(n, w, a, a_stride, out);
+}
 float dot_f16_f32(int64_t n, const void* w, const void* a) { return dot_float_f32<uint16_t, widen_f16, f16>(n, w, a); }
 float dot_bf16_f32(int64_t n, const void* w, const void* a) {
   return dot_float_f32<uint16_t, widen_bf16, bf16_scalar>(n, w, a);

@@ -5,6 +5,7 @@
 #include <bit>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <string>
 #include <utility>
@@ -130,6 +131,33 @@ TEST(Dot, RowContextFollowsLlamaCppBatching) {
   EXPECT_EQ(llama_cpp_row_context(1027, 1030), kRowInGroupOf4);
   EXPECT_EQ(llama_cpp_row_context(1028, 1030), kRowAlone);
   EXPECT_EQ(llama_cpp_row_context(2000, 1030), kRowAlone);
+}
+
+// The four-row tiles give each row the single-row kernel's bits, over ragged lengths and rows
+// that are not adjacent in memory.
+TEST(Dot, FourRowTilesEqualTheRowKernel) {
+  std::mt19937 rng(7);
+  for (DType w_type : {DType::F32, DType::F16, DType::BF16}) {
+    const DTypeKernels& k = kernels_for(w_type);
+    if (k.vec_dot4 == nullptr) continue;  // no tile on this CPU
+    for (int64_t n : {8, 16, 40, 2048, 2053}) {
+      const auto w_f = random_row(n, rng);
+      std::vector<uint8_t> w(row_bytes(w_type, n));
+      quantize_row(w_type, w_f.data(), w.data(), n);
+      const size_t stride = static_cast<size_t>(n + 3) * sizeof(float);  // not the row length
+      std::vector<uint8_t> act(4 * stride);
+      for (int c = 0; c < 4; ++c) {
+        const auto row = random_row(n, rng);
+        std::memcpy(act.data() + c * stride, row.data(), row.size() * sizeof(float));
+      }
+      float out[4];
+      k.vec_dot4(n, w.data(), act.data(), stride, out);
+      for (int c = 0; c < 4; ++c) {
+        const float want = k.vec_dot(n, w.data(), act.data() + c * stride);
+        EXPECT_EQ(std::bit_cast<uint32_t>(out[c]), std::bit_cast<uint32_t>(want)) << dtype_name(w_type) << " n=" << n << " c=" << c;
+      }
+    }
+  }
 }
 
 TEST(Dot, UnsupportedTypeIsNamed) {
