@@ -14,8 +14,10 @@ const DTypeKernels* lookup_avx2(DType type) {
   static const DTypeKernels kQ5_0{DType::Q8_0, avx2::dot_q5_0_q8_0};
   static const DTypeKernels kQ4_1{DType::Q8_1, avx2::dot_q4_1_q8_1};
   static const DTypeKernels kQ8_0{DType::Q8_0, avx2::dot_q8_0_q8_0};
-  static const DTypeKernels kQ4_K{DType::Q8_K, avx2::dot_q4_k_q8_k, avx2::dot_q4_k_q8_k_group4};
-  static const DTypeKernels kQ6_K{DType::Q8_K, avx2::dot_q6_k_q8_k, nullptr, avx2::dot_q6_k_q8_k_wide};
+  static const DTypeKernels kQ4_K{DType::Q8_K, avx2::dot_q4_k_q8_k, avx2::dot_q4_k_q8_k_group4, nullptr,
+                                  avx2::dot4_q4_k_q8_k, avx2::dot4_q4_k_q8_k_group4};
+  static const DTypeKernels kQ6_K{DType::Q8_K, avx2::dot_q6_k_q8_k, nullptr, avx2::dot_q6_k_q8_k_wide,
+                                  avx2::dot4_q6_k_q8_k, nullptr, avx2::dot4_q6_k_q8_k_wide};
   static const DTypeKernels kF32{DType::F32, avx2::dot_f32_f32, nullptr, nullptr, avx2::dot4_f32_f32};
   static const DTypeKernels kF16{DType::F32, avx2::dot_f16_f32, nullptr, nullptr, avx2::dot4_f16_f32};
   static const DTypeKernels kBF16{DType::F32, avx2::dot_bf16_f32, nullptr, nullptr, avx2::dot4_bf16_f32};

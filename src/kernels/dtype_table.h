@@ -47,13 +47,22 @@ struct DTypeKernels {
   VecDotFn vec_dot;  // the row kernel's order (a batch of one)
   VecDotFn vec_dot_group4 = nullptr;  // for rows kRowInGroupOf4, where the order differs
   VecDotFn vec_dot_wide = nullptr;    // for rows kRowInWideBatch, where the order differs
-  VecDot4Fn vec_dot4 = nullptr;       // four rows at once (only where the order has no variants)
+  // Four rows at once, in each of the orders above (null: no tile for that order).
+  VecDot4Fn vec_dot4 = nullptr;
+  VecDot4Fn vec_dot4_group4 = nullptr;
+  VecDot4Fn vec_dot4_wide = nullptr;
 
   // The dot product for a row in context ctx (a RowContext bit set).
   VecDotFn dot_for(uint8_t ctx) const {
     if ((ctx & kRowInGroupOf4) != 0 && vec_dot_group4 != nullptr) return vec_dot_group4;
     if ((ctx & kRowInWideBatch) != 0 && vec_dot_wide != nullptr) return vec_dot_wide;
     return vec_dot;
+  }
+  // The four-row tile in dot_for(ctx)'s order, or null.
+  VecDot4Fn dot4_for(uint8_t ctx) const {
+    if ((ctx & kRowInGroupOf4) != 0 && vec_dot_group4 != nullptr) return vec_dot4_group4;
+    if ((ctx & kRowInWideBatch) != 0 && vec_dot_wide != nullptr) return vec_dot4_wide;
+    return vec_dot4;
   }
 };
 

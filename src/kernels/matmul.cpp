@@ -159,21 +159,26 @@ void matmul(const WeightMatrix& w, const float* x, int64_t m, float* y, ThreadPo
   // Split over output features: each thread takes a disjoint slice of the weights. Activation
   // rows go in blocks that stay in L2 while the slice streams past (once per block), and in
   // fours through the register tile where the type has one.
-  const bool tiled = kern.vec_dot4 != nullptr && kern.vec_dot_group4 == nullptr && kern.vec_dot_wide == nullptr;
+  auto ctx = [row_ctx](int64_t i) { return row_ctx == nullptr ? uint8_t{kRowAlone} : row_ctx[i]; };
   pool.parallel_for(static_cast<size_t>(n), [&](size_t begin, size_t end, int) {
     for (int64_t i0 = 0; i0 < m; i0 += kRowBlock) {
       const int64_t i1 = std::min(m, i0 + kRowBlock);
       for (size_t r = begin; r < end; ++r) {
         const uint8_t* wr = w.data + r * w_row;
-        int64_t i = i0;
-        for (; tiled && i + 4 <= i1; i += 4) {
-          float out[4];
-          kern.vec_dot4(k, wr, act_bytes + static_cast<size_t>(i) * act_row, act_row, out);
-          for (int c = 0; c < 4; ++c) y[static_cast<size_t>((i + c) * n) + r] = out[c];
-        }
-        for (; i < i1; ++i) {
-          const VecDotFn dot = row_ctx == nullptr ? kern.vec_dot : kern.dot_for(row_ctx[i]);
-          y[static_cast<size_t>(i * n) + r] = dot(k, wr, act_bytes + static_cast<size_t>(i) * act_row);
+        for (int64_t i = i0; i < i1;) {
+          // Four rows that sum in the same order go through the tile, when there is one.
+          const VecDotFn dot = kern.dot_for(ctx(i));
+          const VecDot4Fn dot4 = i + 4 <= i1 ? kern.dot4_for(ctx(i)) : nullptr;
+          if (dot4 != nullptr && kern.dot_for(ctx(i + 1)) == dot && kern.dot_for(ctx(i + 2)) == dot &&
+              kern.dot_for(ctx(i + 3)) == dot) {
+            float out[4];
+            dot4(k, wr, act_bytes + static_cast<size_t>(i) * act_row, act_row, out);
+            for (int c = 0; c < 4; ++c) y[static_cast<size_t>((i + c) * n) + r] = out[c];
+            i += 4;
+          } else {
+            y[static_cast<size_t>(i * n) + r] = dot(k, wr, act_bytes + static_cast<size_t>(i) * act_row);
+            ++i;
+          }
         }
       }
     }

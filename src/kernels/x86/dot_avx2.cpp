@@ -188,8 +188,10 @@ float dot_bf16_f32(int64_t n, const void* w, const void* a) {
 namespace {
 
 // A Q4_K super-block's scaled quant sums per 64-element step s (sub-blocks 2s and 2s + 1, the
-// low and high nibbles of bytes 32s..32s+31) and mins x activation sums per step.
-inline void q4_k_step_sums(const BlockQ4_K& x, const BlockQ8_K& y, int sums[4], int mins[4]) {
+// low and high nibbles of bytes 32s..32s+31) and mins x activation sums per step, for NR
+// activation rows sharing the weights (decoded once).
+template <int NR>
+inline void q4_k_step_sums_rows(const BlockQ4_K& x, const BlockQ8_K* const y[NR], int sums[NR][4], int mins[NR][4]) {
   const __m256i mask = _mm256_set1_epi8(0x0F);
   const uint8_t* s = x.scales;
   int sc[8], mn[8];
@@ -203,27 +205,40 @@ inline void q4_k_step_sums(const BlockQ4_K& x, const BlockQ8_K& y, int sums[4], 
     const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs + 32 * g));
     const __m256i lo = _mm256_and_si256(raw, mask);
     const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), mask);
-    const __m256i p_lo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.qs + 64 * g)));
-    const __m256i p_hi = _mm256_maddubs_epi16(hi, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.qs + 64 * g + 32)));
-    sums[g] = hsum_i32(_mm256_add_epi32(_mm256_madd_epi16(p_lo, _mm256_set1_epi16(static_cast<int16_t>(sc[2 * g]))),
-                                        _mm256_madd_epi16(p_hi, _mm256_set1_epi16(static_cast<int16_t>(sc[2 * g + 1])))));
-    mins[g] = mn[2 * g] * (y.bsums[4 * g] + y.bsums[4 * g + 1]) + mn[2 * g + 1] * (y.bsums[4 * g + 2] + y.bsums[4 * g + 3]);
+    const __m256i sc_lo = _mm256_set1_epi16(static_cast<int16_t>(sc[2 * g]));
+    const __m256i sc_hi = _mm256_set1_epi16(static_cast<int16_t>(sc[2 * g + 1]));
+    for (int c = 0; c < NR; ++c) {
+      const __m256i p_lo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[c]->qs + 64 * g)));
+      const __m256i p_hi = _mm256_maddubs_epi16(hi, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[c]->qs + 64 * g + 32)));
+      sums[c][g] = hsum_i32(_mm256_add_epi32(_mm256_madd_epi16(p_lo, sc_lo), _mm256_madd_epi16(p_hi, sc_hi)));
+      mins[c][g] = mn[2 * g] * (y[c]->bsums[4 * g] + y[c]->bsums[4 * g + 1]) +
+                   mn[2 * g + 1] * (y[c]->bsums[4 * g + 2] + y[c]->bsums[4 * g + 3]);
+    }
   }
 }
 
-// Q6_K: the eight int32 lanes of llama.cpp's row kernel (lane l: elements 4l..4l+3 of every
-// 32-element run, less 32 x (scale x activation sum) of groups 2l and 2l + 1).
-inline __m256i q6_k_lane_sums(const BlockQ6_K& x, const BlockQ8_K& y) {
+inline void q4_k_step_sums(const BlockQ4_K& x, const BlockQ8_K& y, int sums[4], int mins[4]) {
+  const BlockQ8_K* const rows[1] = {&y};
+  int row_sums[1][4], row_mins[1][4];
+  q4_k_step_sums_rows<1>(x, rows, row_sums, row_mins);
+  std::memcpy(sums, row_sums[0], sizeof(row_sums[0]));
+  std::memcpy(mins, row_mins[0], sizeof(row_mins[0]));
+}
+
+inline void q4_k_step_sums4(const BlockQ4_K& x, const BlockQ8_K* const y[4], int sums[4][4], int mins[4][4]) {
+  q4_k_step_sums_rows<4>(x, y, sums, mins);
+}
+
+// A Q6_K super-block's quants as stored (value + 32, unsigned for VPMADDUBSW), 32 per register:
+// v[r] holds elements 32 r .. 32 r + 31.
+struct Q6KUnpacked {
+  __m256i v[8];
+};
+
+inline Q6KUnpacked q6_k_unpack(const BlockQ6_K& x) {
   const __m256i m4 = _mm256_set1_epi8(0x0F);
   const __m256i m2 = _mm256_set1_epi8(0x30);
-  const int8_t* sc = x.scales;
-  // Values are stored as q + 32 in [0, 63] (unsigned for VPMADDUBSW); the offset comes back
-  // out per lane.
-  const __m256i offset = _mm256_slli_epi32(
-      _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.bsums)),
-                        _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sc)))),
-      5);
-  __m256i acc = _mm256_setzero_si256();
+  Q6KUnpacked u;
   const uint8_t* ql = x.ql;
   const uint8_t* qh = x.qh;
   for (int half = 0; half < 2; ++half) {
@@ -231,23 +246,37 @@ inline __m256i q6_k_lane_sums(const BlockQ6_K& x, const BlockQ8_K& y) {
     const __m256i lb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
     const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh));
     // 16-bit shifts move bits within each byte pair; the masks keep each byte's own bits.
-    const __m256i v[4] = {
-        _mm256_or_si256(_mm256_and_si256(la, m4), _mm256_and_si256(_mm256_slli_epi16(h, 4), m2)),
-        _mm256_or_si256(_mm256_and_si256(lb, m4), _mm256_and_si256(_mm256_slli_epi16(h, 2), m2)),
-        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(la, 4), m4), _mm256_and_si256(h, m2)),
-        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(lb, 4), m4), _mm256_and_si256(_mm256_srli_epi16(h, 2), m2)),
-    };
-    for (int k = 0; k < 4; ++k) {
-      const int e = half * 128 + 32 * k;  // first element; groups e/16 and e/16 + 1
-      const __m256i p = _mm256_maddubs_epi16(v[k], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.qs + e)));
-      const __m256i scales = _mm256_set_m128i(_mm_set1_epi16(sc[e / 16 + 1]), _mm_set1_epi16(sc[e / 16]));
-      acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, scales));
-    }
+    u.v[4 * half + 0] = _mm256_or_si256(_mm256_and_si256(la, m4), _mm256_and_si256(_mm256_slli_epi16(h, 4), m2));
+    u.v[4 * half + 1] = _mm256_or_si256(_mm256_and_si256(lb, m4), _mm256_and_si256(_mm256_slli_epi16(h, 2), m2));
+    u.v[4 * half + 2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(la, 4), m4), _mm256_and_si256(h, m2));
+    u.v[4 * half + 3] =
+        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(lb, 4), m4), _mm256_and_si256(_mm256_srli_epi16(h, 2), m2));
     ql += 64;
     qh += 32;
   }
+  return u;
+}
+
+// Q6_K: the eight int32 lanes of llama.cpp's row kernel for one activation row (lane l:
+// elements 4l..4l+3 of every 32-element run, less 32 x (scale x activation sum) of groups 2l
+// and 2l + 1).
+inline __m256i q6_k_lane_sums(const BlockQ6_K& x, const Q6KUnpacked& u, const BlockQ8_K& y) {
+  const int8_t* sc = x.scales;
+  const __m256i offset = _mm256_slli_epi32(
+      _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.bsums)),
+                        _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sc)))),
+      5);
+  __m256i acc = _mm256_setzero_si256();
+  for (int r = 0; r < 8; ++r) {
+    const int e = 32 * r;  // first element; groups e/16 and e/16 + 1
+    const __m256i p = _mm256_maddubs_epi16(u.v[r], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.qs + e)));
+    const __m256i scales = _mm256_set_m128i(_mm_set1_epi16(sc[e / 16 + 1]), _mm_set1_epi16(sc[e / 16]));
+    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, scales));
+  }
   return _mm256_sub_epi32(acc, offset);
 }
+
+inline __m256i q6_k_lane_sums(const BlockQ6_K& x, const BlockQ8_K& y) { return q6_k_lane_sums(x, q6_k_unpack(x), y); }
 
 }  // namespace
 
@@ -278,6 +307,48 @@ float dot_q6_k_q8_k_wide(int64_t n, const void* w, const void* a) {
     acc = std::fma(f16(x[i].d) * static_cast<float>(hsum_i32(q6_k_lane_sums(x[i], y[i]))), y[i].d, acc);
   }
   return acc;
+}
+
+void dot4_q4_k_q8_k(int64_t n, const void* w, const void* a, size_t a_stride, float* out) {
+  q4_k_dot4_in_order<q4_k_step_sums4, f16, false>(n, w, a, a_stride, out);
+}
+
+void dot4_q4_k_q8_k_group4(int64_t n, const void* w, const void* a, size_t a_stride, float* out) {
+  q4_k_dot4_in_order<q4_k_step_sums4, f16, true>(n, w, a, a_stride, out);
+}
+
+namespace {
+// Four activation rows against one Q6_K row, the quants unpacked once per super-block; Wide
+// selects the tiled kernel's order (dot_q6_k_q8_k_wide), else the row kernel's lanes.
+template <bool kWide>
+void q6_k_dot4(int64_t n, const void* w, const void* a, size_t a_stride, float* out) {
+  const auto* x = static_cast<const BlockQ6_K*>(w);
+  const BlockQ8_K* y[4];
+  for (int c = 0; c < 4; ++c) y[c] = reinterpret_cast<const BlockQ8_K*>(static_cast<const uint8_t*>(a) + c * a_stride);
+  __m256 lanes[4];
+  float acc[4] = {};
+  for (int c = 0; c < 4; ++c) lanes[c] = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n / kQKK; ++i) {
+    const Q6KUnpacked u = q6_k_unpack(x[i]);
+    for (int c = 0; c < 4; ++c) {
+      const __m256i sums = q6_k_lane_sums(x[i], u, y[c][i]);
+      if constexpr (kWide) {
+        acc[c] = std::fma(f16(x[i].d) * static_cast<float>(hsum_i32(sums)), y[c][i].d, acc[c]);
+      } else {
+        lanes[c] = _mm256_fmadd_ps(_mm256_set1_ps(y[c][i].d * f16(x[i].d)), _mm256_cvtepi32_ps(sums), lanes[c]);
+      }
+    }
+  }
+  for (int c = 0; c < 4; ++c) out[c] = kWide ? acc[c] : hsum(lanes[c]);
+}
+}  // namespace
+
+void dot4_q6_k_q8_k(int64_t n, const void* w, const void* a, size_t a_stride, float* out) {
+  q6_k_dot4<false>(n, w, a, a_stride, out);
+}
+
+void dot4_q6_k_q8_k_wide(int64_t n, const void* w, const void* a, size_t a_stride, float* out) {
+  q6_k_dot4<true>(n, w, a, a_stride, out);
 }
 
 }  // namespace ts::avx2

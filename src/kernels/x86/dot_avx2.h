@@ -20,5 +20,9 @@ float dot_bf16_f32(int64_t n, const void* w, const void* a);
 void dot4_f32_f32(int64_t n, const void* w, const void* a, size_t a_stride, float* out);
 void dot4_f16_f32(int64_t n, const void* w, const void* a, size_t a_stride, float* out);
 void dot4_bf16_f32(int64_t n, const void* w, const void* a, size_t a_stride, float* out);
+void dot4_q4_k_q8_k(int64_t n, const void* w, const void* a, size_t a_stride, float* out);
+void dot4_q4_k_q8_k_group4(int64_t n, const void* w, const void* a, size_t a_stride, float* out);
+void dot4_q6_k_q8_k(int64_t n, const void* w, const void* a, size_t a_stride, float* out);
+void dot4_q6_k_q8_k_wide(int64_t n, const void* w, const void* a, size_t a_stride, float* out);
 
 }  // namespace ts::avx2

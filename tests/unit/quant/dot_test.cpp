@@ -133,28 +133,38 @@ TEST(Dot, RowContextFollowsLlamaCppBatching) {
   EXPECT_EQ(llama_cpp_row_context(2000, 1030), kRowAlone);
 }
 
-// The four-row tiles give each row the single-row kernel's bits, over ragged lengths and rows
-// that are not adjacent in memory.
+// The four-row tiles give each row the single-row kernel's bits in every order the type has,
+// over ragged lengths and rows that are not adjacent in memory.
 TEST(Dot, FourRowTilesEqualTheRowKernel) {
   std::mt19937 rng(7);
-  for (DType w_type : {DType::F32, DType::F16, DType::BF16}) {
+  for (DType w_type : {DType::F32, DType::F16, DType::BF16, DType::Q4_K, DType::Q6_K}) {
     const DTypeKernels& k = kernels_for(w_type);
-    if (k.vec_dot4 == nullptr) continue;  // no tile on this CPU
-    for (int64_t n : {8, 16, 40, 2048, 2053}) {
+    const bool k_quant = w_type == DType::Q4_K || w_type == DType::Q6_K;
+    for (int64_t n : {8, 16, 40, 256, 2048, 2053}) {
+      if (k_quant && n % 256 != 0) continue;
       const auto w_f = random_row(n, rng);
-      std::vector<uint8_t> w(row_bytes(w_type, n));
-      quantize_row(w_type, w_f.data(), w.data(), n);
-      const size_t stride = static_cast<size_t>(n + 3) * sizeof(float);  // not the row length
-      std::vector<uint8_t> act(4 * stride);
-      for (int c = 0; c < 4; ++c) {
-        const auto row = random_row(n, rng);
-        std::memcpy(act.data() + c * stride, row.data(), row.size() * sizeof(float));
+      std::vector<uint8_t> w;
+      if (k_quant) {
+        w = random_k_blocks(w_type, n, rng);
+      } else {
+        w.resize(row_bytes(w_type, n));
+        quantize_row(w_type, w_f.data(), w.data(), n);
       }
-      float out[4];
-      k.vec_dot4(n, w.data(), act.data(), stride, out);
-      for (int c = 0; c < 4; ++c) {
-        const float want = k.vec_dot(n, w.data(), act.data() + c * stride);
-        EXPECT_EQ(std::bit_cast<uint32_t>(out[c]), std::bit_cast<uint32_t>(want)) << dtype_name(w_type) << " n=" << n << " c=" << c;
+      const size_t row = row_bytes(k.act_type, n);
+      const size_t stride = row + 12;  // not the row length
+      std::vector<uint8_t> act(4 * stride);
+      for (int c = 0; c < 4; ++c) quantize_row(k.act_type, random_row(n, rng).data(), act.data() + c * stride, n);
+      for (uint8_t ctx : {uint8_t{kRowAlone}, uint8_t{kRowInGroupOf4}, uint8_t{kRowInWideBatch},
+                          uint8_t{kRowInGroupOf4 | kRowInWideBatch}}) {
+        const VecDot4Fn dot4 = k.dot4_for(ctx);
+        if (dot4 == nullptr) continue;  // no tile for this order on this CPU
+        float out[4];
+        dot4(n, w.data(), act.data(), stride, out);
+        for (int c = 0; c < 4; ++c) {
+          const float want = k.dot_for(ctx)(n, w.data(), act.data() + c * stride);
+          EXPECT_EQ(std::bit_cast<uint32_t>(out[c]), std::bit_cast<uint32_t>(want))
+              << dtype_name(w_type) << " n=" << n << " c=" << c << " ctx=" << int{ctx};
+        }
       }
     }
   }
