@@ -30,6 +30,7 @@ using x86::bcast4;
 using x86::lane_tree;
 using x86::load_f16x8;
 using x86::prefetch_ahead;
+using x86::prefetch_pair_ahead;
 using x86::with_cols;
 
 template <int NC>
@@ -75,14 +76,28 @@ inline __m512i bcast4_512(const int8_t* p) {
   return _mm512_set1_epi32(v);
 }
 
+// Prefetch for a pair's two weight streams. On its last pass over the pair (all of a decode
+// step's rows fit one pass; a call with fewer than kMaxPairTileCols rows is taken as the last)
+// each stream runs on into the next pair, which the matmul takes next; earlier passes, whose
+// pair is read again right after, look ahead within it only.
+template <typename Block>
+inline void prefetch_streams(const Block* w0, const Block* w1, int64_t b, int64_t nb, bool last_pass) {
+  if (last_pass) {
+    prefetch_pair_ahead(w0, b, nb);
+    prefetch_pair_ahead(w1, b, nb);
+  } else {
+    prefetch_ahead(w0 + b);
+    prefetch_ahead(w1 + b);
+  }
+}
+
 template <int NC>
 void q4_0_pair(int64_t nb, const BlockQ4_0x8* w0, const BlockQ4_0x8* w1, const BlockQ8S* act, int64_t stride, float* out) {
   const __m512i mask = _mm512_set1_epi8(0x0F);
   __m512 acc[NC];
   for (int c = 0; c < NC; ++c) acc[c] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
-    prefetch_ahead(w0 + b);
-    prefetch_ahead(w1 + b);
+    prefetch_streams(w0, w1, b, nb, NC < kMaxPairTileCols);
     const BlockQ8S* a[NC];
     for (int c = 0; c < NC; ++c) a[c] = act + c * stride + b;
     // Each sum starts at -8 * sum(a) (the nibble offset), broadcast from memory and shifted in
@@ -154,7 +169,8 @@ void q8_0_col(int64_t nb, const BlockQ8_0x8* w, const BlockQ8S* a, float* out, b
 // w + 128 (one XOR per step, shared by the columns), and each step's sum starts at -128 times the
 // sum of its 4 activations instead of 0, so it ends at exactly sum(w * a).
 template <int NC>
-void q8_0_pair(int64_t nb, const BlockQ8_0x8* w0, const BlockQ8_0x8* w1, const BlockQ8S* act, int64_t stride, float* out) {
+void q8_0_pair(int64_t nb, const BlockQ8_0x8* w0, const BlockQ8_0x8* w1, const BlockQ8S* act, int64_t stride, float* out,
+               bool last_pass) {
   const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
   __m512 acc[NC][8];
   for (auto& col : acc) {
@@ -177,8 +193,7 @@ void q8_0_pair(int64_t nb, const BlockQ8_0x8* w0, const BlockQ8_0x8* w1, const B
       }
     }
     for (int64_t b = b0; b < b1; ++b) {
-      prefetch_ahead(w0 + b);
-      prefetch_ahead(w1 + b);
+      prefetch_streams(w0, w1, b, nb, last_pass);
       const __m512 dw = _mm512_insertf32x8(_mm512_zextps256_ps512(load_f16x8(w0[b].d)), load_f16x8(w1[b].d), 1);
       __m512 scale[NC];
       for (int c = 0; c < NC; ++c) scale[c] = _mm512_mul_ps(dw, _mm512_set1_ps(act[c * stride + b].d));
@@ -209,8 +224,12 @@ void pair_tile_q8_0(int64_t nb, const void* group, size_t group_bytes, const Blo
   const auto* w0 = static_cast<const BlockQ8_0x8*>(group);
   const auto* w1 = reinterpret_cast<const BlockQ8_0x8*>(static_cast<const uint8_t*>(group) + group_bytes);
   int c = 0;
-  for (; c + 2 <= n_cols; c += 2) q8_0_pair<2>(nb, w0, w1, act + c * act_stride, act_stride, out + 16 * c);
-  if (c < n_cols) q8_0_pair<1>(nb, w0, w1, act + c * act_stride, act_stride, out + 16 * c);
+  // A call with fewer than the most columns is the pair's last pass (see prefetch_streams).
+  const bool last_call = n_cols < kMaxPairTileCols;
+  for (; c + 2 <= n_cols; c += 2) {
+    q8_0_pair<2>(nb, w0, w1, act + c * act_stride, act_stride, out + 16 * c, last_call && c + 2 == n_cols);
+  }
+  if (c < n_cols) q8_0_pair<1>(nb, w0, w1, act + c * act_stride, act_stride, out + 16 * c, last_call);
 }
 
 void tile_q4_0(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_stride, int n_cols, float* out) {

@@ -31,6 +31,23 @@ inline void prefetch_ahead(const Block* block) {
   for (size_t off = 0; off < sizeof(Block); off += 64) _mm_prefetch(p + off, _MM_HINT_T0);
 }
 
+// prefetch_ahead for one of the two streams of a pair tile (group w, block b of nb): past the
+// group's end the stream continues in the same position of the next pair, two groups on (what
+// the matmul runs next), not in the neighbouring group, which the other stream is reading.
+// Prefetches never fault, so running past the matrix's end is harmless.
+template <typename Block>
+inline void prefetch_pair_ahead(const Block* w, int64_t b, int64_t nb) {
+  // Integer arithmetic: the address may lie past the group, where pointer arithmetic is undefined.
+  auto addr = reinterpret_cast<uintptr_t>(w + b) + kPrefetchDistance;
+  if (addr >= reinterpret_cast<uintptr_t>(w) + static_cast<uintptr_t>(nb) * sizeof(Block)) {
+    addr += static_cast<uintptr_t>(nb) * sizeof(Block);
+  }
+  // As an asm statement: GCC 12 drops these prefetches when written as _mm_prefetch here.
+  for (size_t off = 0; off < sizeof(Block); off += 64) {
+    asm volatile("prefetcht0 %0" : : "m"(*reinterpret_cast<const char*>(addr + off)));
+  }
+}
+
 inline __m256 load_f16x8(const uint16_t* p) {
   return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
 }
