@@ -77,7 +77,10 @@ namespace {
 
 // A Q4_K super-block's integer sums per 64-element step (sub-blocks 2s and 2s + 1): scaled
 // quant products in sums[s], mins times activation sums in mins[s]. All exact in int32.
-void q4_k_step_sums(const BlockQ4_K& x, const BlockQ8_K& y, int sums[4], int mins[4]) {
+void q4_k_step_sums(const BlockQ4_K& x, const BlockQ8_K* const rows[1], int sums_rows[1][4], int mins_rows[1][4]) {
+  const BlockQ8_K& y = *rows[0];
+  int* sums = sums_rows[0];
+  int* mins = mins_rows[0];
   uint8_t sc[8], mn[8];
   for (int j = 0; j < 4; ++j) {
     sc[j] = x.scales[j] & 63;
@@ -131,11 +134,11 @@ int q6_k_lane_sum(const BlockQ6_K& x, const BlockQ8_K& y, const uint8_t q6[kQKK]
 }  // namespace
 
 float dot_q4_k_q8_k(int64_t n, const void* w, const void* a) {
-  return q4_k_dot_in_order<q4_k_step_sums, fp16_to_f32, false>(n, w, a);
+  return q4_k_dot<q4_k_step_sums, fp16_to_f32, false>(n, w, a);
 }
 
 float dot_q4_k_q8_k_group4(int64_t n, const void* w, const void* a) {
-  return q4_k_dot_in_order<q4_k_step_sums, fp16_to_f32, true>(n, w, a);
+  return q4_k_dot<q4_k_step_sums, fp16_to_f32, true>(n, w, a);
 }
 
 float dot_q6_k_q8_k(int64_t n, const void* w, const void* a) {

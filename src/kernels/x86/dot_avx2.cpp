@@ -126,56 +126,48 @@ inline float bf16_scalar(uint16_t b) {
   return f;
 }
 
-// Float weights (f32, or f16/bf16 widened exactly) against f32 activations: two FMA chains.
-template <typename T, __m256 (*Load)(const T*), float (*Scalar)(T)>
-float dot_float_f32(int64_t n, const void* w, const void* a) {
+// Float weights (f32, or f16/bf16 widened exactly) against f32 activations: two FMA chains per
+// activation row, a scalar tail and one reduction. For NR rows (a_stride bytes apart) the weights
+// are loaded (and widened) once; each row's steps, and so its bits, are the single row's.
+template <int NR, typename T, __m256 (*Load)(const T*), float (*Scalar)(T)>
+void dot_float_rows(int64_t n, const void* w, const void* a, size_t a_stride, float* out) {
   const auto* x = static_cast<const T*>(w);
-  const auto* y = static_cast<const float*>(a);
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    acc0 = _mm256_fmadd_ps(Load(x + i), _mm256_loadu_ps(y + i), acc0);
-    acc1 = _mm256_fmadd_ps(Load(x + i + 8), _mm256_loadu_ps(y + i + 8), acc1);
-  }
-  float sum = hsum(_mm256_add_ps(acc0, acc1));
-  for (; i < n; ++i) sum += Scalar(x[i]) * y[i];
-  return sum;
-}
-
-// dot_float_f32 for four activation rows: each row keeps its own two chains, tail and reduction,
-// so its bits are the single-row kernel's; the weights are loaded (and widened) once for four.
-template <typename T, __m256 (*Load)(const T*), float (*Scalar)(T)>
-void dot4_float_f32(int64_t n, const void* w, const void* a, size_t a_stride, float* out) {
-  const auto* x = static_cast<const T*>(w);
-  const float* y[4];
-  for (int c = 0; c < 4; ++c) y[c] = reinterpret_cast<const float*>(static_cast<const uint8_t*>(a) + c * a_stride);
-  __m256 acc0[4], acc1[4];
-  for (int c = 0; c < 4; ++c) acc0[c] = acc1[c] = _mm256_setzero_ps();
+  const float* y[NR];
+  for (int c = 0; c < NR; ++c) y[c] = reinterpret_cast<const float*>(static_cast<const uint8_t*>(a) + c * a_stride);
+  __m256 acc0[NR], acc1[NR];
+  for (int c = 0; c < NR; ++c) acc0[c] = acc1[c] = _mm256_setzero_ps();
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
     const __m256 x0 = Load(x + i), x1 = Load(x + i + 8);
-    for (int c = 0; c < 4; ++c) {
+    for (int c = 0; c < NR; ++c) {
       acc0[c] = _mm256_fmadd_ps(x0, _mm256_loadu_ps(y[c] + i), acc0[c]);
       acc1[c] = _mm256_fmadd_ps(x1, _mm256_loadu_ps(y[c] + i + 8), acc1[c]);
     }
   }
-  for (int c = 0; c < 4; ++c) {
+  for (int c = 0; c < NR; ++c) {
     float sum = hsum(_mm256_add_ps(acc0[c], acc1[c]));
     for (int64_t j = i; j < n; ++j) sum += Scalar(x[j]) * y[c][j];
     out[c] = sum;
   }
 }
+
+template <typename T, __m256 (*Load)(const T*), float (*Scalar)(T)>
+float dot_float_f32(int64_t n, const void* w, const void* a) {
+  float out;
+  dot_float_rows<1, T, Load, Scalar>(n, w, a, 0, &out);
+  return out;
+}
 }  // namespace
 
 float dot_f32_f32(int64_t n, const void* w, const void* a) { return dot_float_f32<float, load_f32, f32_scalar>(n, w, a); }
 void dot4_f32_f32(int64_t n, const void* w, const void* a, size_t a_stride, float* out) {
-  dot4_float_f32<float, load_f32, f32_scalar>(n, w, a, a_stride, out);
+  dot_float_rows<4, float, load_f32, f32_scalar>(n, w, a, a_stride, out);
 }
 void dot4_f16_f32(int64_t n, const void* w, const void* a, size_t a_stride, float* out) {
-  dot4_float_f32<uint16_t, widen_f16, f16>(n, w, a, a_stride, out);
+  dot_float_rows<4, uint16_t, widen_f16, f16>(n, w, a, a_stride, out);
 }
 void dot4_bf16_f32(int64_t n, const void* w, const void* a, size_t a_stride, float* out) {
-  dot4_float_f32<uint16_t, widen_bf16, bf16_scalar>(n, w, a, a_stride, out);
+  dot_float_rows<4, uint16_t, widen_bf16, bf16_scalar>(n, w, a, a_stride, out);
 }
 float dot_f16_f32(int64_t n, const void* w, const void* a) { return dot_float_f32<uint16_t, widen_f16, f16>(n, w, a); }
 float dot_bf16_f32(int64_t n, const void* w, const void* a) {
@@ -215,18 +207,6 @@ inline void q4_k_step_sums_rows(const BlockQ4_K& x, const BlockQ8_K* const y[NR]
                    mn[2 * g + 1] * (y[c]->bsums[4 * g + 2] + y[c]->bsums[4 * g + 3]);
     }
   }
-}
-
-inline void q4_k_step_sums(const BlockQ4_K& x, const BlockQ8_K& y, int sums[4], int mins[4]) {
-  const BlockQ8_K* const rows[1] = {&y};
-  int row_sums[1][4], row_mins[1][4];
-  q4_k_step_sums_rows<1>(x, rows, row_sums, row_mins);
-  std::memcpy(sums, row_sums[0], sizeof(row_sums[0]));
-  std::memcpy(mins, row_mins[0], sizeof(row_mins[0]));
-}
-
-inline void q4_k_step_sums4(const BlockQ4_K& x, const BlockQ8_K* const y[4], int sums[4][4], int mins[4][4]) {
-  q4_k_step_sums_rows<4>(x, y, sums, mins);
 }
 
 // A Q6_K super-block's quants as stored (value + 32, unsigned for VPMADDUBSW), 32 per register:
@@ -276,61 +256,39 @@ inline __m256i q6_k_lane_sums(const BlockQ6_K& x, const Q6KUnpacked& u, const Bl
   return _mm256_sub_epi32(acc, offset);
 }
 
-inline __m256i q6_k_lane_sums(const BlockQ6_K& x, const BlockQ8_K& y) { return q6_k_lane_sums(x, q6_k_unpack(x), y); }
-
 }  // namespace
 
 float dot_q4_k_q8_k(int64_t n, const void* w, const void* a) {
-  return q4_k_dot_in_order<q4_k_step_sums, f16, false>(n, w, a);
+  return q4_k_dot<q4_k_step_sums_rows<1>, f16, false>(n, w, a);
 }
 
 float dot_q4_k_q8_k_group4(int64_t n, const void* w, const void* a) {
-  return q4_k_dot_in_order<q4_k_step_sums, f16, true>(n, w, a);
-}
-
-float dot_q6_k_q8_k(int64_t n, const void* w, const void* a) {
-  const auto* x = static_cast<const BlockQ6_K*>(w);
-  const auto* y = static_cast<const BlockQ8_K*>(a);
-  __m256 acc = _mm256_setzero_ps();
-  for (int64_t i = 0; i < n / kQKK; ++i) {
-    const __m256 d = _mm256_set1_ps(y[i].d * f16(x[i].d));
-    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(q6_k_lane_sums(x[i], y[i])), acc);
-  }
-  return hsum(acc);
-}
-
-float dot_q6_k_q8_k_wide(int64_t n, const void* w, const void* a) {
-  const auto* x = static_cast<const BlockQ6_K*>(w);
-  const auto* y = static_cast<const BlockQ8_K*>(a);
-  float acc = 0.0f;
-  for (int64_t i = 0; i < n / kQKK; ++i) {
-    acc = std::fma(f16(x[i].d) * static_cast<float>(hsum_i32(q6_k_lane_sums(x[i], y[i]))), y[i].d, acc);
-  }
-  return acc;
+  return q4_k_dot<q4_k_step_sums_rows<1>, f16, true>(n, w, a);
 }
 
 void dot4_q4_k_q8_k(int64_t n, const void* w, const void* a, size_t a_stride, float* out) {
-  q4_k_dot4_in_order<q4_k_step_sums4, f16, false>(n, w, a, a_stride, out);
+  q4_k_dot_rows<4, q4_k_step_sums_rows<4>, f16, false>(n, w, a, a_stride, out);
 }
 
 void dot4_q4_k_q8_k_group4(int64_t n, const void* w, const void* a, size_t a_stride, float* out) {
-  q4_k_dot4_in_order<q4_k_step_sums4, f16, true>(n, w, a, a_stride, out);
+  q4_k_dot_rows<4, q4_k_step_sums_rows<4>, f16, true>(n, w, a, a_stride, out);
 }
 
 namespace {
-// Four activation rows against one Q6_K row, the quants unpacked once per super-block; Wide
-// selects the tiled kernel's order (dot_q6_k_q8_k_wide), else the row kernel's lanes.
-template <bool kWide>
-void q6_k_dot4(int64_t n, const void* w, const void* a, size_t a_stride, float* out) {
+// NR activation rows against one Q6_K row, the quants unpacked once per super-block; kWide
+// selects the tiled kernel's order (per super-block: d_w x sum, then times d_a onto the total),
+// else the row kernel's (eight float lanes, summed at the end).
+template <int NR, bool kWide>
+void q6_k_dot_rows(int64_t n, const void* w, const void* a, size_t a_stride, float* out) {
   const auto* x = static_cast<const BlockQ6_K*>(w);
-  const BlockQ8_K* y[4];
-  for (int c = 0; c < 4; ++c) y[c] = reinterpret_cast<const BlockQ8_K*>(static_cast<const uint8_t*>(a) + c * a_stride);
-  __m256 lanes[4];
-  float acc[4] = {};
-  for (int c = 0; c < 4; ++c) lanes[c] = _mm256_setzero_ps();
+  const BlockQ8_K* y[NR];
+  for (int c = 0; c < NR; ++c) y[c] = reinterpret_cast<const BlockQ8_K*>(static_cast<const uint8_t*>(a) + c * a_stride);
+  __m256 lanes[NR];
+  float acc[NR] = {};
+  for (int c = 0; c < NR; ++c) lanes[c] = _mm256_setzero_ps();
   for (int64_t i = 0; i < n / kQKK; ++i) {
     const Q6KUnpacked u = q6_k_unpack(x[i]);
-    for (int c = 0; c < 4; ++c) {
+    for (int c = 0; c < NR; ++c) {
       const __m256i sums = q6_k_lane_sums(x[i], u, y[c][i]);
       if constexpr (kWide) {
         acc[c] = std::fma(f16(x[i].d) * static_cast<float>(hsum_i32(sums)), y[c][i].d, acc[c]);
@@ -339,16 +297,26 @@ void q6_k_dot4(int64_t n, const void* w, const void* a, size_t a_stride, float* 
       }
     }
   }
-  for (int c = 0; c < 4; ++c) out[c] = kWide ? acc[c] : hsum(lanes[c]);
+  for (int c = 0; c < NR; ++c) out[c] = kWide ? acc[c] : hsum(lanes[c]);
+}
+
+template <bool kWide>
+float q6_k_dot(int64_t n, const void* w, const void* a) {
+  float out;
+  q6_k_dot_rows<1, kWide>(n, w, a, 0, &out);
+  return out;
 }
 }  // namespace
 
+float dot_q6_k_q8_k(int64_t n, const void* w, const void* a) { return q6_k_dot<false>(n, w, a); }
+float dot_q6_k_q8_k_wide(int64_t n, const void* w, const void* a) { return q6_k_dot<true>(n, w, a); }
+
 void dot4_q6_k_q8_k(int64_t n, const void* w, const void* a, size_t a_stride, float* out) {
-  q6_k_dot4<false>(n, w, a, a_stride, out);
+  q6_k_dot_rows<4, false>(n, w, a, a_stride, out);
 }
 
 void dot4_q6_k_q8_k_wide(int64_t n, const void* w, const void* a, size_t a_stride, float* out) {
-  q6_k_dot4<true>(n, w, a, a_stride, out);
+  q6_k_dot_rows<4, true>(n, w, a, a_stride, out);
 }
 
 }  // namespace ts::avx2
