@@ -77,6 +77,10 @@ struct NumericKernels {
   void (*round_f16)(const float* in, int64_t n, float* out);
   // out[i] = in[i] as f16 bits, rounded to nearest even (what the KV cache stores).
   void (*to_f16)(const float* in, int64_t n, uint16_t* out);
+  // Rotates one head in place by a table of [n_rot / 2, 2] cos, sin (ops.h rope_table).
+  // neox=false rotates adjacent pairs (x[2i], x[2i+1]); neox=true rotates (x[i], x[i + n_rot/2]).
+  // Only the first n_rot dims rotate (n_rot even).
+  void (*rope)(float* head, const float* cos_sin, int64_t n_rot, bool neox);
 };
 
 // The fastest twin this CPU supports (TINYSERVE_ISA=scalar forces the reference).

@@ -45,20 +45,6 @@ void rope_table(float* cos_sin, int64_t n_rot, int64_t pos, float freq_base, flo
   }
 }
 
-void rope_apply(float* head, const float* cos_sin, int64_t n_rot, bool neox) {
-  const int64_t half = n_rot / 2;
-  for (int64_t i = 0; i < half; ++i) {
-    const float c = cos_sin[2 * i], s = cos_sin[2 * i + 1];
-    const int64_t a = neox ? i : 2 * i;
-    const int64_t b = neox ? i + half : 2 * i + 1;
-    const float x0 = head[a], x1 = head[b];
-    // Fused multiply-adds with this exact grouping reproduce llama.cpp's rotated values bit for
-    // bit (its compiler contracts the expressions this way).
-    head[a] = std::fma(x0, c, -(x1 * s));
-    head[b] = std::fma(x0, s, x1 * c);
-  }
-}
-
 namespace {
 
 // f16(gelu(x)) for every f16 bit pattern x: 128 KiB, built on first use.

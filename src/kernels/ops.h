@@ -11,9 +11,7 @@ void rms_norm(const float* x, const float* weight, float* out, int64_t n, float 
 // freq_factors (optional, [n_rot/2]) divide each frequency, as Llama 3.1-style scaling stores them.
 void rope_table(float* cos_sin, int64_t n_rot, int64_t pos, float freq_base, float freq_scale,
                 const float* freq_factors = nullptr);
-// Rotates one head in place. neox=false rotates adjacent pairs (x[2i], x[2i+1]); neox=true
-// rotates (x[i], x[i + n_rot/2]). Only the first n_rot dims rotate.
-void rope_apply(float* head, const float* cos_sin, int64_t n_rot, bool neox);
+// (The rotation itself is NumericKernels::rope, kernels/numerics.h.)
 
 // out = (x - mean(x)) / sqrt(var(x) + eps) * weight + bias (bias may be null)
 void layer_norm(const float* x, const float* weight, const float* bias, float* out, int64_t n, float eps);

@@ -46,7 +46,7 @@ void Decoder::pack_and_allocate(std::vector<WeightMatrix*> layer_matrices) {
   attn_.assign(B * static_cast<size_t>(c.q_dim()), 0.0f);
   gate_.assign(B * static_cast<size_t>(c.n_ff), 0.0f);
   up_.assign(B * static_cast<size_t>(c.n_ff), 0.0f);
-  rope_cs_.assign(static_cast<size_t>(c.n_rot), 0.0f);
+  for (RopeTable& r : rope_tables_) r.cs.assign(B * static_cast<size_t>(c.n_rot), 0.0f);
   token_.assign(B, 0);
   pos_.assign(B, 0);
   chunk_of_.assign(B, 0);
@@ -90,6 +90,7 @@ int64_t Decoder::lay_out_batch(std::span<const SeqChunk> chunks, const KvStore& 
   }
   if (rows > max_batch_) fail("forward: {} logit rows exceed {}", rows, max_batch_);
   if (max_ctx > ctx_capacity_) grow_scores(max_ctx);
+  for (RopeTable& r : rope_tables_) r.valid = false;
   jobs_.clear();
   int64_t t = 0;
   for (size_t s = 0; s < chunks.size(); ++s) {
@@ -115,13 +116,15 @@ int64_t Decoder::lay_out_batch(std::span<const SeqChunk> chunks, const KvStore& 
 void Decoder::embed(const WeightMatrix& table, int64_t n, float scale) {
   perf::Zone zone("embedding");
   const int64_t E = cfg_.n_embd;
-  for (int64_t t = 0; t < n; ++t) {
-    float* x = x_.data() + t * E;
-    dequantize_matrix_row(table, token_[static_cast<size_t>(t)], x);
-    if (scale != 1.0f) {
-      for (int64_t i = 0; i < E; ++i) x[i] *= scale;
+  for_token_rows(n, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      float* x = x_.data() + t * E;
+      dequantize_matrix_row(table, token_[static_cast<size_t>(t)], x);
+      if (scale != 1.0f) {
+        for (int64_t i = 0; i < E; ++i) x[i] *= scale;
+      }
     }
-  }
+  });
 }
 
 void Decoder::norm_rows(const char* name, int64_t il, const std::vector<float>& weight, const float* in, int64_t n) {
@@ -167,36 +170,53 @@ void Decoder::linear(const char* name, int64_t il, const WeightMatrix& w, const 
 void Decoder::apply_rope(int64_t n, int64_t il, float freq_base, float freq_scale) {
   perf::Zone zone("rope", il);
   const ModelConfig& c = cfg_;
-  const float* factors = rope_freqs_.empty() ? nullptr : rope_freqs_.data();
-  for (int64_t t = 0; t < n; ++t) {
-    rope_table(rope_cs_.data(), c.n_rot, pos_[static_cast<size_t>(t)], freq_base, freq_scale, factors);
-    for (int64_t h = 0; h < c.n_head; ++h) {
-      rope_apply(q_.data() + t * c.q_dim() + h * c.head_dim, rope_cs_.data(), c.n_rot, c.rope_neox);
-    }
-    for (int64_t h = 0; h < c.n_head_kv; ++h) {
-      rope_apply(k_.data() + t * c.kv_dim() + h * c.head_dim, rope_cs_.data(), c.n_rot, c.rope_neox);
-    }
+  const auto rope = numeric_kernels().rope;
+  RopeTable* table = nullptr;
+  for (RopeTable& r : rope_tables_) {
+    if (r.valid && r.freq_base == freq_base && r.freq_scale == freq_scale) table = &r;
   }
+  if (table == nullptr) {
+    table = &rope_tables_[next_rope_table_];
+    next_rope_table_ = (next_rope_table_ + 1) % 2;
+    const float* factors = rope_freqs_.empty() ? nullptr : rope_freqs_.data();
+    for_token_rows(n, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        rope_table(table->cs.data() + t * c.n_rot, c.n_rot, pos_[static_cast<size_t>(t)], freq_base, freq_scale, factors);
+      }
+    });
+    table->freq_base = freq_base;
+    table->freq_scale = freq_scale;
+    table->valid = true;
+  }
+  for_token_rows(n, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const float* cs = table->cs.data() + t * c.n_rot;
+      for (int64_t h = 0; h < c.n_head; ++h) rope(q_.data() + t * c.q_dim() + h * c.head_dim, cs, c.n_rot, c.rope_neox);
+      for (int64_t h = 0; h < c.n_head_kv; ++h) rope(k_.data() + t * c.kv_dim() + h * c.head_dim, cs, c.n_rot, c.rope_neox);
+    }
+  });
 }
 
 void Decoder::kv_update(std::span<const SeqChunk> chunks, KvStore& kv, int64_t il, int64_t n) {
   // The cache holds f16 values (rounded to nearest even here, as llama.cpp's cache copy does).
   perf::Zone zone("kv_update", il);
   const int64_t kv_dim = cfg_.kv_dim();
-  for (int64_t t = 0; t < n; ++t) {
-    const SeqChunk& ch = chunks[static_cast<size_t>(chunk_of_[static_cast<size_t>(t)])];
-    const int64_t pos = pos_[static_cast<size_t>(t)];
-    const int32_t block = ch.block_table[pos / kv.block_size()];
-    uint8_t* k_dst = kv.k_row(il, block, pos % kv.block_size());
-    uint8_t* v_dst = kv.v_row(il, block, pos % kv.block_size());
-    if (kv.type() == KvType::kQ8_0) {
-      quantize_activations_q8_0(k_.data() + t * kv_dim, reinterpret_cast<BlockQ8_0*>(k_dst), kv_dim);
-      quantize_activations_q8_0(v_.data() + t * kv_dim, reinterpret_cast<BlockQ8_0*>(v_dst), kv_dim);
-    } else {
-      numeric_kernels().to_f16(k_.data() + t * kv_dim, kv_dim, reinterpret_cast<uint16_t*>(k_dst));
-      numeric_kernels().to_f16(v_.data() + t * kv_dim, kv_dim, reinterpret_cast<uint16_t*>(v_dst));
+  for_token_rows(n, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const SeqChunk& ch = chunks[static_cast<size_t>(chunk_of_[static_cast<size_t>(t)])];
+      const int64_t pos = pos_[static_cast<size_t>(t)];
+      const int32_t block = ch.block_table[pos / kv.block_size()];
+      uint8_t* k_dst = kv.k_row(il, block, pos % kv.block_size());
+      uint8_t* v_dst = kv.v_row(il, block, pos % kv.block_size());
+      if (kv.type() == KvType::kQ8_0) {
+        quantize_activations_q8_0(k_.data() + t * kv_dim, reinterpret_cast<BlockQ8_0*>(k_dst), kv_dim);
+        quantize_activations_q8_0(v_.data() + t * kv_dim, reinterpret_cast<BlockQ8_0*>(v_dst), kv_dim);
+      } else {
+        numeric_kernels().to_f16(k_.data() + t * kv_dim, kv_dim, reinterpret_cast<uint16_t*>(k_dst));
+        numeric_kernels().to_f16(v_.data() + t * kv_dim, kv_dim, reinterpret_cast<uint16_t*>(v_dst));
+      }
     }
-  }
+  });
 }
 
 // Jobs are blocks of consecutive queries of one head: each chunk of keys is then read once per

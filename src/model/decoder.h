@@ -119,7 +119,15 @@ class Decoder : public Model {
   // attention() over a Q8_0 KV store.
   void attention_q8_0(std::span<const SeqChunk> chunks, const KvStore& kv, int64_t il, float kq_scale, int64_t window);
 
-  std::vector<float> rope_cs_;  // [n_rot / 2, 2] cos and sin for one position
+  // cos/sin tables of the current batch's positions, made on first use in a forward pass and
+  // shared by its layers; two, for models whose layers alternate two RoPE bases (Gemma 3).
+  struct RopeTable {
+    float freq_base = 0.0f, freq_scale = 0.0f;
+    bool valid = false;
+    std::vector<float> cs;  // [max_batch, n_rot / 2, 2]
+  };
+  RopeTable rope_tables_[2];
+  int next_rope_table_ = 0;
   std::vector<float> scores_;   // [n_threads, kQueryBlock, ctx_capacity]
   // Attention jobs: blocks of one chunk's queries.
   struct QueryBlock {

@@ -157,4 +157,18 @@ void to_f16(const float* in, int64_t n, uint16_t* out) {
   for (int64_t i = 0; i < n; ++i) out[i] = f32_to_fp16(in[i]);
 }
 
+void rope(float* head, const float* cos_sin, int64_t n_rot, bool neox) {
+  const int64_t half = n_rot / 2;
+  for (int64_t i = 0; i < half; ++i) {
+    const float c = cos_sin[2 * i], s = cos_sin[2 * i + 1];
+    const int64_t a = neox ? i : 2 * i;
+    const int64_t b = neox ? i + half : 2 * i + 1;
+    const float x0 = head[a], x1 = head[b];
+    // Fused multiply-adds with this exact grouping reproduce llama.cpp's rotated values bit for
+    // bit (its compiler contracts the expressions this way).
+    head[a] = std::fma(x0, c, -(x1 * s));
+    head[b] = std::fma(x0, s, x1 * c);
+  }
+}
+
 }  // namespace ts::ref

@@ -397,4 +397,46 @@ void round_f16(const float* in, int64_t n, float* out) {
   for (; i < n; ++i) out[i] = _cvtsh_ss(_cvtss_sh(in[i], _MM_FROUND_TO_NEAREST_INT));
 }
 
+namespace {
+// -x by its sign bit, as the reference's unary minus (0 - x would turn -0 into +0).
+inline __m256 neg(__m256 x) { return _mm256_xor_ps(x, _mm256_set1_ps(-0.0f)); }
+}  // namespace
+
+// The reference's two fused multiply-adds per pair, eight values at a time.
+void rope(float* head, const float* cos_sin, int64_t n_rot, bool neox) {
+  const int64_t half = n_rot / 2;
+  int64_t i = 0;
+  if (!neox) {
+    // Four adjacent pairs (x0, x1) per vector, and their four (cos, sin) in the same layout:
+    // even lanes take fma(x0, c, -(x1 s)), odd lanes fma(x0, s, x1 c).
+    for (; i + 4 <= half; i += 4) {
+      const __m256 x = _mm256_loadu_ps(head + 2 * i);
+      const __m256 cs = _mm256_loadu_ps(cos_sin + 2 * i);
+      const __m256 x0 = _mm256_moveldup_ps(x), x1 = _mm256_movehdup_ps(x);
+      const __m256 c = _mm256_moveldup_ps(cs), s = _mm256_movehdup_ps(cs);
+      const __m256 even = _mm256_fmadd_ps(x0, c, neg(_mm256_mul_ps(x1, s)));
+      const __m256 odd = _mm256_fmadd_ps(x0, s, _mm256_mul_ps(x1, c));
+      _mm256_storeu_ps(head + 2 * i, _mm256_blend_ps(even, odd, 0xAA));
+    }
+  } else {
+    // Eight (x[i], x[i + half]) pairs; the table's interleaved cos and sin split into two vectors.
+    for (; i + 8 <= half; i += 8) {
+      const __m256 cs0 = _mm256_loadu_ps(cos_sin + 2 * i), cs1 = _mm256_loadu_ps(cos_sin + 2 * i + 8);
+      const __m256 c = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(cs0, cs1, 0x88)), 0xD8));
+      const __m256 s = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(cs0, cs1, 0xDD)), 0xD8));
+      const __m256 x0 = _mm256_loadu_ps(head + i), x1 = _mm256_loadu_ps(head + i + half);
+      _mm256_storeu_ps(head + i, _mm256_fmadd_ps(x0, c, neg(_mm256_mul_ps(x1, s))));
+      _mm256_storeu_ps(head + i + half, _mm256_fmadd_ps(x0, s, _mm256_mul_ps(x1, c)));
+    }
+  }
+  for (; i < half; ++i) {
+    const float c = cos_sin[2 * i], s = cos_sin[2 * i + 1];
+    const int64_t a = neox ? i : 2 * i;
+    const int64_t b = neox ? i + half : 2 * i + 1;
+    const float x0 = head[a], x1 = head[b];
+    head[a] = std::fma(x0, c, -(x1 * s));
+    head[b] = std::fma(x0, s, x1 * c);
+  }
+}
+
 }  // namespace ts::avx2

@@ -16,4 +16,5 @@ void weighted_sum_q8_0(const float* w, const PagedBytes& v, int64_t first, int64
 void swiglu(float* gate, const float* up, int64_t n);
 void round_f16(const float* in, int64_t n, float* out);
 void to_f16(const float* in, int64_t n, uint16_t* out);
+void rope(float* head, const float* cos_sin, int64_t n_rot, bool neox);
 }  // namespace ts::avx2

@@ -11,6 +11,7 @@
 
 #include "base/fp16.h"
 #include "kernels/numerics.h"
+#include "kernels/ops.h"
 #include "kernels/ref/numerics_ref.h"
 #include "quant/quantize.h"
 
@@ -181,6 +182,35 @@ TEST(Numerics, FastTwinEqualsReferenceBitForBit) {
     fast.swiglu(g.data(), u.data(), n);
     slow.swiglu(h.data(), u.data(), n);
     for (int64_t i = 0; i < n; ++i) EXPECT_TRUE(same_bits(g[i], h[i])) << n << " " << i;
+  }
+}
+
+TEST(Numerics, RopeTwinsAgreeForBothPairingsAndPartialRotation) {
+  const NumericKernels& fast = numeric_kernels();
+  const NumericKernels& slow = reference_numeric_kernels();
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> pos(1.0f, 4096.0f);  // position 0 rotates nothing
+  for (int64_t head_dim : {64, 128, 256}) {
+    // Full rotation, partial rotation, and rotated lengths that leave a scalar tail.
+    for (int64_t n_rot : {head_dim, head_dim / 2, int64_t{6}, int64_t{10}, int64_t{18}}) {
+      for (bool neox : {false, true}) {
+        std::vector<float> cs(static_cast<size_t>(n_rot));
+        rope_table(cs.data(), n_rot, static_cast<int64_t>(pos(rng)), 10000.0f, 1.0f);
+        auto x = f16_values(head_dim, 2.0f, rng);
+        x[0] = 0.0f;  // zero products: the sign of zero must survive as in the reference
+        x[1] = -0.0f;
+        const auto before = x;
+        auto y = x;
+        fast.rope(x.data(), cs.data(), n_rot, neox);
+        slow.rope(y.data(), cs.data(), n_rot, neox);
+        for (int64_t i = 0; i < head_dim; ++i) {
+          EXPECT_TRUE(same_bits(x[static_cast<size_t>(i)], y[static_cast<size_t>(i)])) << head_dim << " " << n_rot << " " << neox << " " << i;
+        }
+        // Dimensions past n_rot are left alone; the rotated ones moved.
+        for (int64_t i = n_rot; i < head_dim; ++i) EXPECT_TRUE(same_bits(x[static_cast<size_t>(i)], before[static_cast<size_t>(i)]));
+        EXPECT_NE(x[2], before[2]);
+      }
+    }
   }
 }
 
