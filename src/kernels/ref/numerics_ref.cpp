@@ -157,9 +157,11 @@ void to_f16(const float* in, int64_t n, uint16_t* out) {
   for (int64_t i = 0; i < n; ++i) out[i] = f32_to_fp16(in[i]);
 }
 
-void rope(float* head, const float* cos_sin, int64_t n_rot, bool neox) {
+void rope(float* head, const float* cos_sin, int64_t n_rot, bool neox) { rope_from(head, cos_sin, 0, n_rot, neox); }
+
+void rope_from(float* head, const float* cos_sin, int64_t first, int64_t n_rot, bool neox) {
   const int64_t half = n_rot / 2;
-  for (int64_t i = 0; i < half; ++i) {
+  for (int64_t i = first; i < half; ++i) {
     const float c = cos_sin[2 * i], s = cos_sin[2 * i + 1];
     const int64_t a = neox ? i : 2 * i;
     const int64_t b = neox ? i + half : 2 * i + 1;

@@ -17,6 +17,8 @@ void swiglu(float* gate, const float* up, int64_t n);
 void round_f16(const float* in, int64_t n, float* out);
 void to_f16(const float* in, int64_t n, uint16_t* out);
 void rope(float* head, const float* cos_sin, int64_t n_rot, bool neox);
+// rope from pair `first` on (the SIMD twin's tail).
+void rope_from(float* head, const float* cos_sin, int64_t first, int64_t n_rot, bool neox);
 // exp(x) as llama.cpp's vectorised expf computes it, for |x| < 87; beyond, 0 or +inf (where
 // it differs from llama.cpp only in values that no later rounding can tell apart).
 float exp_poly(float x);

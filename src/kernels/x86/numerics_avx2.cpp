@@ -8,6 +8,7 @@
 
 #include "base/error.h"
 #include "base/fp16.h"
+#include "kernels/ref/numerics_ref.h"
 #include "quant/blocks.h"
 
 namespace ts::avx2 {
@@ -429,14 +430,7 @@ void rope(float* head, const float* cos_sin, int64_t n_rot, bool neox) {
       _mm256_storeu_ps(head + i + half, _mm256_fmadd_ps(x0, s, _mm256_mul_ps(x1, c)));
     }
   }
-  for (; i < half; ++i) {
-    const float c = cos_sin[2 * i], s = cos_sin[2 * i + 1];
-    const int64_t a = neox ? i : 2 * i;
-    const int64_t b = neox ? i + half : 2 * i + 1;
-    const float x0 = head[a], x1 = head[b];
-    head[a] = std::fma(x0, c, -(x1 * s));
-    head[b] = std::fma(x0, s, x1 * c);
-  }
+  ref::rope_from(head, cos_sin, i, n_rot, neox);
 }
 
 }  // namespace ts::avx2
