@@ -49,6 +49,20 @@ inline __m256 reduce8_keys_single(const __m256* halves) {
   return _mm256_permutevar8x32_ps(r, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
 }
 
+// reduce8_batch for eight keys at once: lanes (l, l+4) for key pairs by 128-bit permutes, then
+// (0+2) and (1+3), then their sum, by shuffles across keys; every key's sums are reduce8_batch's
+// in its order (float addition commutes, so only the pairing matters). Returns keys 0..7 in order.
+inline __m256 reduce8_keys_batch(const __m256* acc) {
+  __m256 half[4];  // keys (2j, 2j+1): [k0+k4, k1+k5, k2+k6, k3+k7] of each
+  for (int j = 0; j < 4; ++j) half[j] = half_sums_pair(acc[2 * j], acc[2 * j + 1]);
+  // [a0+a2, a1+a3, c0+c2, c1+c3 | b0+b2, b1+b3, d0+d2, d1+d3] for keys a, b (half[0]) and c, d (half[1]).
+  const __m256 q0 = _mm256_add_ps(_mm256_shuffle_ps(half[0], half[1], 0x44), _mm256_shuffle_ps(half[0], half[1], 0xEE));
+  const __m256 q1 = _mm256_add_ps(_mm256_shuffle_ps(half[2], half[3], 0x44), _mm256_shuffle_ps(half[2], half[3], 0xEE));
+  // [k0, k2, k4, k6 | k1, k3, k5, k7]
+  const __m256 r = _mm256_add_ps(_mm256_shuffle_ps(q0, q1, 0x88), _mm256_shuffle_ps(q0, q1, 0xDD));
+  return _mm256_permutevar8x32_ps(r, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
 // Lanes with |n| > 126 give 0 or +inf, as in the reference.
 __m256 exp_poly(__m256 x) {
   const __m256 shift = _mm256_set1_ps(0x1.8p23f);
@@ -133,7 +147,7 @@ void attn_scores(const float* q, const uint16_t* k, int64_t k_stride, int64_t n_
         const __m256 qv = _mm256_loadu_ps(q + i);
         for (int j = 0; j < kKeys; ++j) acc[j] = _mm256_fmadd_ps(qv, load_h8(k + (p + j) * k_stride + i), acc[j]);
       }
-      for (int j = 0; j < kKeys; ++j) out[p + j] = reduce8_batch(acc[j]) * scale;
+      _mm256_storeu_ps(out + p, _mm256_mul_ps(reduce8_keys_batch(acc), _mm256_set1_ps(scale)));
     }
   } else if (n % 32 == 0) {
     // Eight keys per pass, two at a time with the four accumulators of the single-row order; the
