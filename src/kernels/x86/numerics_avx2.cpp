@@ -176,8 +176,35 @@ void attn_scores(const float* q, const uint16_t* k, int64_t k_stride, int64_t n_
   for (; p < n_keys; ++p) out[p] = attn_dot(q, k + p * k_stride, n, order) * scale;
 }
 
+namespace {
+// The reference's std::max_element value, eight lanes at a time. Equal values are the same value
+// except +0 and -0, and exp_poly(x - (+0)) = exp_poly(x - (-0)) for every x, so which zero comes
+// back does not change the softmax. With a NaN in the row the reference's answer depends on
+// where the NaN sits: that row takes the reference's own scan.
+float row_max(const float* x, int64_t n) {
+  if (n < 16) return *std::max_element(x, x + n);
+  __m256 m = _mm256_loadu_ps(x);
+  __m256 nan = _mm256_cmp_ps(m, m, _CMP_UNORD_Q);
+  int64_t i = 8;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    m = _mm256_max_ps(m, v);
+    nan = _mm256_or_ps(nan, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+  }
+  if (_mm256_movemask_ps(nan) != 0) return *std::max_element(x, x + n);
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, m);
+  float best = *std::max_element(lanes, lanes + 8);
+  for (; i < n; ++i) {
+    if (std::isnan(x[i])) return *std::max_element(x, x + n);
+    best = std::max(best, x[i]);
+  }
+  return best;
+}
+}  // namespace
+
 void attn_softmax(float* x, int64_t n_valid) {
-  const float max = *std::max_element(x, x + n_valid);
+  const float max = row_max(x, n_valid);
   const __m256 vmax = _mm256_set1_ps(max);
   double sum = 0.0;
   int64_t i = 0;
