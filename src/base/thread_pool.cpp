@@ -76,25 +76,40 @@ int ThreadPool::default_num_threads() {
   return std::max(1, count_physical_cores(package_core));
 }
 
-void ThreadPool::parallel_for(size_t n, RangeFn fn) { run(n, 0, fn); }
+void ThreadPool::parallel_for(size_t n, RangeFn fn) { run(n, 0, false, fn); }
 
-void ThreadPool::parallel_for_dynamic(size_t n, size_t chunk, RangeFn fn) { run(n, chunk == 0 ? 1 : chunk, fn); }
+void ThreadPool::parallel_for_dynamic(size_t n, size_t chunk, RangeFn fn) { run(n, chunk == 0 ? 1 : chunk, false, fn); }
+
+void ThreadPool::parallel_for_guided(size_t n, size_t granule, RangeFn fn) { run(n, granule == 0 ? 1 : granule, true, fn); }
 
 void ThreadPool::run_part(int index) {
   if (job_chunk_ == 0) {
     run_share(job_size_, index, num_threads_, *job_);
     return;
   }
-  for (;;) {
-    const size_t begin = next_chunk_.fetch_add(job_chunk_, std::memory_order_relaxed);
-    if (begin >= job_size_) return;
-    (*job_)(begin, std::min(job_size_, begin + job_chunk_), index);
+  if (!job_guided_) {
+    for (;;) {
+      const size_t begin = next_chunk_.fetch_add(job_chunk_, std::memory_order_relaxed);
+      if (begin >= job_size_) return;
+      (*job_)(begin, std::min(job_size_, begin + job_chunk_), index);
+    }
+  }
+  const size_t share = 2 * static_cast<size_t>(num_threads_);
+  size_t begin = next_chunk_.load(std::memory_order_relaxed);
+  while (begin < job_size_) {
+    const size_t want = std::max<size_t>((job_size_ - begin) / share, 1);
+    const size_t end = std::min(job_size_, begin + (want + job_chunk_ - 1) / job_chunk_ * job_chunk_);
+    // On failure begin is reloaded with the current counter and the take is sized again.
+    if (next_chunk_.compare_exchange_weak(begin, end, std::memory_order_relaxed)) {
+      (*job_)(begin, end, index);
+      begin = next_chunk_.load(std::memory_order_relaxed);
+    }
   }
 }
 
-void ThreadPool::run(size_t n, size_t chunk, const RangeFn& fn) {
+void ThreadPool::run(size_t n, size_t chunk, bool guided, const RangeFn& fn) {
   if (num_threads_ == 1 || n < 2 || (chunk != 0 && chunk >= n)) {
-    if (chunk == 0) {
+    if (chunk == 0 || guided) {  // one thread: one range (guided chunks only balance threads)
       if (n > 0) fn(0, n, 0);
     } else {
       for (size_t b = 0; b < n; b += chunk) fn(b, std::min(n, b + chunk), 0);
@@ -104,6 +119,7 @@ void ThreadPool::run(size_t n, size_t chunk, const RangeFn& fn) {
   job_ = &fn;
   job_size_ = n;
   job_chunk_ = chunk;
+  job_guided_ = guided;
   next_chunk_.store(0, std::memory_order_relaxed);
   pending_.store(num_threads_ - 1, std::memory_order_relaxed);
   {

@@ -48,13 +48,19 @@ class ThreadPool {
   // takes fewer chunks. fn may be called several times per thread.
   void parallel_for_dynamic(size_t n, size_t chunk, RangeFn fn);
 
+  // Dynamic, with chunks that shrink as the work runs out: each take is a share of what is
+  // left (remaining / (2 x threads)), rounded up to a multiple of `granule`, so the first takes
+  // are long contiguous runs and the last ones short, and threads finish close together even
+  // when one of them runs slower. Ranges start at multiples of granule.
+  void parallel_for_guided(size_t n, size_t granule, RangeFn fn);
+
   // Physical cores this process may run on: CPUs in its affinity mask, SMT siblings counted
   // once (from sysfs topology); falls back to the usable CPU count where topology is missing.
   static int default_num_threads();
 
  private:
   void worker_loop(int index);
-  void run(size_t n, size_t chunk, const RangeFn& fn);
+  void run(size_t n, size_t chunk, bool guided, const RangeFn& fn);
   void run_part(int index);
 
   int num_threads_;
@@ -64,6 +70,7 @@ class ThreadPool {
   const RangeFn* job_ = nullptr;
   size_t job_size_ = 0;
   size_t job_chunk_ = 0;                // 0: static split
+  bool job_guided_ = false;             // chunks shrink with the remaining work
   std::atomic<size_t> next_chunk_{0};   // dynamic mode: first index not yet taken
   std::atomic<uint64_t> generation_{0};
   std::atomic<int> pending_{0};

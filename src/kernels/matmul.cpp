@@ -24,10 +24,6 @@ constexpr size_t kHugePage = size_t{2} << 20;
 // packed kernels are 176 KiB, which stay in L2 while each thread's weight groups stream past.
 constexpr int64_t kColBlock = 64;
 
-// Work chunks per thread in the packed path: enough that a slower thread takes fewer of them,
-// few enough that each is a long contiguous stream for the prefetchers.
-constexpr int64_t kChunksPerThread = 8;
-
 // Fewest activation rows for which the packed path uses pair tiles (see matmul_packed).
 constexpr int64_t kMinPairTileRows = 3;
 
@@ -62,12 +58,12 @@ void matmul_packed(const MatmulTarget* targets, size_t count, const float* x, in
   for (size_t t = 0; t < count; ++t) first_group[t + 1] = first_group[t] + (targets[t].w->rows + kPackRows - 1) / kPackRows;
   const int64_t total_groups = first_group[count];
   const size_t group_bytes = static_cast<size_t>(nb) * row_bytes(w0.type, kQK) * kPackRows;
-  // Chunks of groups from a shared counter: each chunk is a contiguous slice of one weight
-  // stream, reused (from L1) for every activation row of the current column block.
-  // (Even chunks, so that pair tiles rarely meet a chunk's end alone.)
-  auto chunk = static_cast<size_t>(std::max<int64_t>(1, total_groups / (pool.num_threads() * kChunksPerThread)));
-  if (pair_tile != nullptr) chunk = (chunk + 1) & ~size_t{1};
-  pool.parallel_for_dynamic(static_cast<size_t>(total_groups), chunk, [&](size_t g_begin, size_t g_end, int) {
+  // Chunks of groups from a shared counter, shrinking as the groups run out: each chunk is a
+  // contiguous slice of one weight stream, reused (from L1) for every activation row of the
+  // current column block, and the last ones are short, so a thread slowed by its neighbours on a
+  // shared host leaves the other little to wait for. (Even chunks, so that pair tiles rarely
+  // meet a chunk's end alone.)
+  pool.parallel_for_guided(static_cast<size_t>(total_groups), pair_tile != nullptr ? 2 : 1, [&](size_t g_begin, size_t g_end, int) {
     float out[kMaxPairTileCols * 2 * kPackRows];  // [tile cols, 8 or 16 rows]
     for (int64_t c0 = 0; c0 < m; c0 += kColBlock) {
       const int64_t c1 = std::min(m, c0 + kColBlock);

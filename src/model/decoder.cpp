@@ -221,16 +221,17 @@ void Decoder::kv_update(std::span<const SeqChunk> chunks, KvStore& kv, int64_t i
 
 // Jobs are blocks of consecutive queries of one head: each chunk of keys is then read once per
 // block (and reused from L1 by its queries) instead of once per query. Causal rows cost in
-// proportion to their position, so small jobs are handed out dynamically. f(head, query block,
-// its chunk, the thread's [kQueryBlock, ctx_capacity] scores).
+// proportion to their position, so jobs go out last block first (the costliest) in chunks that
+// shrink as they run out, and the threads finish together. f(head, query block, its chunk, the
+// thread's [kQueryBlock, ctx_capacity] scores).
 template <typename F>
 void Decoder::for_each_attention_job(std::span<const SeqChunk> chunks, F&& f) {
   const int64_t n_head = cfg_.n_head;
   const size_t jobs = jobs_.size() * static_cast<size_t>(n_head);
-  const size_t chunk = std::max<size_t>(1, jobs / (static_cast<size_t>(pool_.num_threads()) * 16));
-  pool_.parallel_for_dynamic(jobs, chunk, [&](size_t begin, size_t end, int thread) {
+  pool_.parallel_for_guided(jobs, 1, [&](size_t begin, size_t end, int thread) {
     float* scores = scores_.data() + static_cast<size_t>(thread) * static_cast<size_t>(kQueryBlock * ctx_capacity_);
-    for (size_t job = begin; job < end; ++job) {
+    for (size_t taken = begin; taken < end; ++taken) {
+      const size_t job = jobs - 1 - taken;
       const QueryBlock& qb = jobs_[job / static_cast<size_t>(n_head)];
       f(static_cast<int64_t>(job) % n_head, qb, chunks[static_cast<size_t>(qb.chunk)], scores);
     }

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 #include <vector>
@@ -25,23 +26,45 @@ TEST(ThreadPool, CoversEveryIndexExactlyOnce) {
   }
 }
 
-TEST(ThreadPool, DynamicChunksCoverEveryIndexExactlyOnce) {
+// For 1-3 threads, several sizes n and chunk parameters c: 20 runs of
+// schedule(pool, n, c, body) must visit every index exactly once each; check(b, e, n, c, threads)
+// tests every range handed out.
+template <typename Schedule, typename Check>
+void expect_every_index_once(Schedule schedule, Check check) {
   for (int threads : {1, 2, 3}) {
     ThreadPool pool(threads);
     for (size_t n : {0u, 1u, 5u, 64u, 1001u}) {
-      for (size_t chunk : {0u, 1u, 3u, 16u, 5000u}) {
+      for (size_t c : {0u, 1u, 2u, 3u, 16u, 5000u}) {
         std::vector<std::atomic<int>> hits(n);
         for (int rep = 0; rep < 20; ++rep) {
-          pool.parallel_for_dynamic(n, chunk, [&](size_t b, size_t e, int t) {
+          schedule(pool, n, c, [&](size_t b, size_t e, int t) {
             EXPECT_LT(t, threads);
-            EXPECT_LE(e - b, chunk == 0 ? 1 : chunk);
+            check(b, e, n, c, threads);
             for (size_t i = b; i < e; ++i) hits[i]++;
           });
         }
-        for (size_t i = 0; i < n; ++i) EXPECT_EQ(hits[i].load(), 20) << threads << " threads, n=" << n << " chunk " << chunk;
+        for (size_t i = 0; i < n; ++i) EXPECT_EQ(hits[i].load(), 20) << threads << " threads, n=" << n << " c=" << c;
       }
     }
   }
+}
+
+TEST(ThreadPool, DynamicChunksCoverEveryIndexExactlyOnce) {
+  expect_every_index_once([](ThreadPool& pool, size_t n, size_t chunk, RangeFn body) { pool.parallel_for_dynamic(n, chunk, body); },
+                          [](size_t b, size_t e, size_t, size_t chunk, int) { EXPECT_LE(e - b, chunk == 0 ? 1 : chunk); });
+}
+
+TEST(ThreadPool, GuidedChunksCoverEveryIndexOnceStartOnGranulesAndShrink) {
+  expect_every_index_once([](ThreadPool& pool, size_t n, size_t granule, RangeFn body) { pool.parallel_for_guided(n, granule, body); },
+                          [](size_t b, size_t e, size_t n, size_t granule, int threads) {
+                            const size_t g = std::max<size_t>(granule, 1);
+                            EXPECT_EQ(b % g, 0u) << "range starts off a granule";
+                            // A take is at most half of what was left then, rounded up to a
+                            // granule, unless one thread runs everything.
+                            if (threads > 1 && e < n) {
+                              EXPECT_LE(e - b, std::max<size_t>((n - b) / 2, 1) + g);
+                            }
+                          });
 }
 
 TEST(ThreadPool, DefaultCountsPhysicalCores) {
