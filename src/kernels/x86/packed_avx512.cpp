@@ -219,6 +219,13 @@ void q8_0_pair(int64_t nb, const BlockQ8_0x8* w0, const BlockQ8_0x8* w1, const B
   }
 }
 
+template <int NC>
+void q8_0_pass(bool last_pass, int64_t nb, const BlockQ8_0x8* w0, const BlockQ8_0x8* w1, const BlockQ8S* act, int64_t stride,
+               float* out) {
+  if (last_pass) return q8_0_pair<NC, true>(nb, w0, w1, act, stride, out);
+  q8_0_pair<NC, false>(nb, w0, w1, act, stride, out);
+}
+
 }  // namespace
 
 void pair_tile_q8_0(int64_t nb, const void* group, size_t group_bytes, const BlockQ8S* act, int64_t act_stride,
@@ -229,19 +236,9 @@ void pair_tile_q8_0(int64_t nb, const void* group, size_t group_bytes, const Blo
   // A call with fewer than the most columns is the pair's last pass (see prefetch_streams).
   const bool last_call = n_cols < kMaxPairTileCols;
   for (; c + 2 <= n_cols; c += 2) {
-    if (last_call && c + 2 == n_cols) {
-      q8_0_pair<2, true>(nb, w0, w1, act + c * act_stride, act_stride, out + 16 * c);
-    } else {
-      q8_0_pair<2, false>(nb, w0, w1, act + c * act_stride, act_stride, out + 16 * c);
-    }
+    q8_0_pass<2>(last_call && c + 2 == n_cols, nb, w0, w1, act + c * act_stride, act_stride, out + 16 * c);
   }
-  if (c < n_cols) {
-    if (last_call) {
-      q8_0_pair<1, true>(nb, w0, w1, act + c * act_stride, act_stride, out + 16 * c);
-    } else {
-      q8_0_pair<1, false>(nb, w0, w1, act + c * act_stride, act_stride, out + 16 * c);
-    }
-  }
+  if (c < n_cols) q8_0_pass<1>(last_call, nb, w0, w1, act + c * act_stride, act_stride, out + 16 * c);
 }
 
 void tile_q4_0(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_stride, int n_cols, float* out) {
