@@ -53,6 +53,7 @@ void Decoder::pack_and_allocate(std::vector<WeightMatrix*> layer_matrices) {
   row_ctx_.assign(B, kRowAlone);
   out_ctx_.assign(B, kRowAlone);
   jobs_.reserve(B);
+  attn_jobs_.reserve(B * static_cast<size_t>(c.n_head));
   size_t scratch = 0;
   for (const WeightMatrix* w : layer_matrices) scratch = std::max(scratch, matmul_scratch_bytes(*w, max_batch_));
   scratch_.assign(scratch, 0);
@@ -108,6 +109,20 @@ int64_t Decoder::lay_out_batch(std::span<const SeqChunk> chunks, const KvStore& 
       const int64_t q1 = std::min({ch.n_tokens, q0 + kQueryBlock, q0 < split ? split : ch.n_tokens});
       jobs_.push_back({static_cast<int32_t>(s), t - ch.n_tokens + q0, t - ch.n_tokens + q1, q0 < split});
       q0 = q1;
+    }
+  }
+  attn_jobs_.clear();
+  const int64_t group = c.n_head / c.n_head_kv;
+  for (size_t b = 0; b < jobs_.size(); ++b) {
+    const auto block = static_cast<int32_t>(b);
+    if (jobs_[b].t1 - jobs_[b].t0 > 1) {
+      for (int64_t h = 0; h < c.n_head; ++h) attn_jobs_.push_back({block, static_cast<int32_t>(h), 1});
+      continue;
+    }
+    for (int64_t h = 0; h < c.n_head;) {  // heads in runs within one KV group
+      const int64_t end = std::min(h + kQueryBlock, (h / group + 1) * group);
+      attn_jobs_.push_back({block, static_cast<int32_t>(h), static_cast<int32_t>(end - h)});
+      h = end;
     }
   }
   return n;
@@ -219,21 +234,20 @@ void Decoder::kv_update(std::span<const SeqChunk> chunks, KvStore& kv, int64_t i
   });
 }
 
-// Jobs are blocks of consecutive queries of one head: each chunk of keys is then read once per
-// block (and reused from L1 by its queries) instead of once per query. Causal rows cost in
-// proportion to their position, so jobs go out last block first (the costliest) in chunks that
-// shrink as they run out, and the threads finish together. f(head, query block, its chunk, the
-// thread's [kQueryBlock, ctx_capacity] scores).
+// Jobs are AttnJobs: blocks of consecutive queries of one head, or one token's heads of one KV
+// group. Each chunk of keys is then read once per job (and reused from L1 by its rows) instead
+// of once per row. Causal rows cost in proportion to their position, so jobs go out last block
+// first (the costliest) in chunks that shrink as they run out, and the threads finish together.
+// f(job, its query block, its chunk, the thread's [kQueryBlock, ctx_capacity] scores).
 template <typename F>
 void Decoder::for_each_attention_job(std::span<const SeqChunk> chunks, F&& f) {
-  const int64_t n_head = cfg_.n_head;
-  const size_t jobs = jobs_.size() * static_cast<size_t>(n_head);
+  const size_t jobs = attn_jobs_.size();
   pool_.parallel_for_guided(jobs, 1, [&](size_t begin, size_t end, int thread) {
     float* scores = scores_.data() + static_cast<size_t>(thread) * static_cast<size_t>(kQueryBlock * ctx_capacity_);
     for (size_t taken = begin; taken < end; ++taken) {
-      const size_t job = jobs - 1 - taken;
-      const QueryBlock& qb = jobs_[job / static_cast<size_t>(n_head)];
-      f(static_cast<int64_t>(job) % n_head, qb, chunks[static_cast<size_t>(qb.chunk)], scores);
+      const AttnJob& job = attn_jobs_[jobs - 1 - taken];
+      const QueryBlock& qb = jobs_[static_cast<size_t>(job.block)];
+      f(job, qb, chunks[static_cast<size_t>(qb.chunk)], scores);
     }
   });
 }
@@ -251,41 +265,44 @@ void Decoder::attention(std::span<const SeqChunk> chunks, const KvStore& kv, int
   const ModelConfig& c = cfg_;
   const NumericKernels& ak = numeric_kernels();
   const int64_t group = c.n_head / c.n_head_kv;
-  for_each_attention_job(chunks, [&](int64_t h, const QueryBlock& qb, const SeqChunk& ch, float* scores) {
-    const int64_t t0 = qb.t0, t1 = qb.t1;
+  for_each_attention_job(chunks, [&](const AttnJob& job, const QueryBlock& qb, const SeqChunk& ch, float* scores) {
+    const int64_t rows = job.rows(qb);
     const SumOrder qk_order = sum_order_for(qb.prompt ? 2 : 1, c.head_dim);
     const SumOrder pv_order = qb.prompt ? SumOrder::kBatch : SumOrder::kSingle;
-    const int64_t col_bytes = (h / group) * c.head_dim * static_cast<int64_t>(sizeof(uint16_t));
+    const int64_t col_bytes = (job.head0 / group) * c.head_dim * static_cast<int64_t>(sizeof(uint16_t));
     const PagedRows keys = as_f16(kv.k_rows(il, ch.block_table, col_bytes));
     const PagedRows values = as_f16(kv.v_rows(il, ch.block_table, col_bytes));
-    float q[kQueryBlock][kMaxHeadDim];  // [queries, head_dim]
+    float q[kQueryBlock][kMaxHeadDim];  // [rows, head_dim]
     int64_t n_keys[kQueryBlock] = {};
     int64_t first_key[kQueryBlock] = {};
-    for (int64_t t = t0; t < t1; ++t) {
-      round_to_f16(q_.data() + t * c.q_dim() + h * c.head_dim, c.head_dim, q[t - t0]);
-      n_keys[t - t0] = pos_[static_cast<size_t>(t)] + 1;
-      first_key[t - t0] = window > 0 ? std::max<int64_t>(0, n_keys[t - t0] - window) : 0;
+    for (int64_t i = 0; i < rows; ++i) {
+      const int64_t t = job.token(qb, i);
+      round_to_f16(q_.data() + t * c.q_dim() + job.head(i) * c.head_dim, c.head_dim, q[i]);
+      n_keys[i] = pos_[static_cast<size_t>(t)] + 1;
+      first_key[i] = window > 0 ? std::max<int64_t>(0, n_keys[i] - window) : 0;
     }
     // Scores key run by key run (runs end at KV block boundaries); each key's dot product is
-    // the same computation as when a query runs alone.
-    const int64_t max_keys = n_keys[t1 - t0 - 1];
+    // the same computation as when a query runs alone. Rows' key ranges never shrink with i.
+    const int64_t max_keys = n_keys[rows - 1];
     for (int64_t p0 = first_key[0]; p0 < max_keys;) {
       const int64_t p1 = std::min({p0 + kKeyChunk, max_keys, p0 + keys.rows_left_in_block(p0)});
-      for (int64_t i = 0; i < t1 - t0; ++i) {
+      for (int64_t i = 0; i < rows; ++i) {
         const int64_t a = std::max(p0, first_key[i]), b = std::min(p1, n_keys[i]);
         if (a >= b) continue;
         ak.scores(q[i], keys.row(a), keys.row_stride, b - a, c.head_dim, qk_order, kq_scale, scores + i * ctx_capacity_ + a);
       }
       p0 = p1;
     }
-    for (int64_t i = 0; i < t1 - t0; ++i) {
+    for (int64_t i = 0; i < rows; ++i) {
       float* row = scores + i * ctx_capacity_;
       std::fill(row, row + first_key[i], -std::numeric_limits<float>::infinity());
       ak.softmax(row, n_keys[i]);
       round_to_f16(row, n_keys[i], row);
     }
-    ak.weighted_sums(scores, ctx_capacity_, n_keys, t1 - t0, values, c.head_dim,
-                     attn_.data() + t0 * c.q_dim() + h * c.head_dim, c.q_dim(), pv_order);
+    // Rows are consecutive tokens of one head (q_dim apart) or consecutive heads of one token.
+    const int64_t out_stride = job.n_heads > 1 ? c.head_dim : c.q_dim();
+    ak.weighted_sums(scores, ctx_capacity_, n_keys, rows, values, c.head_dim,
+                     attn_.data() + job.token(qb, 0) * c.q_dim() + job.head0 * c.head_dim, out_stride, pv_order);
   });
 }
 
@@ -300,13 +317,13 @@ void Decoder::attention_q8_0(std::span<const SeqChunk> chunks, const KvStore& kv
   const VecDotFn dot = kernels_for(DType::Q8_0).vec_dot;
   const int64_t group = c.n_head / c.n_head_kv;
   const int64_t head_blocks = c.head_dim / kQK;
-  for_each_attention_job(chunks, [&](int64_t h, const QueryBlock& qb, const SeqChunk& ch, float* scores) {
-    const int64_t col_bytes = (h / group) * head_blocks * static_cast<int64_t>(sizeof(BlockQ8_0));
+  for_each_attention_job(chunks, [&](const AttnJob& job, const QueryBlock& qb, const SeqChunk& ch, float* scores) {
+    const int64_t col_bytes = (job.head0 / group) * head_blocks * static_cast<int64_t>(sizeof(BlockQ8_0));
     const PagedBytes keys = kv.k_rows(il, ch.block_table, col_bytes);
     const PagedBytes values = kv.v_rows(il, ch.block_table, col_bytes);
-    BlockQ8_0 q[kQueryBlock][kMaxHeadDim / kQK];  // [queries, head_dim / 32]
-    for (int64_t t = qb.t0; t < qb.t1; ++t) {
-      const int64_t i = t - qb.t0;
+    BlockQ8_0 q[kQueryBlock][kMaxHeadDim / kQK];  // [rows, head_dim / 32]
+    for (int64_t i = 0; i < job.rows(qb); ++i) {
+      const int64_t t = job.token(qb, i), h = job.head(i);
       const int64_t n_keys = pos_[static_cast<size_t>(t)] + 1;
       const int64_t first_key = window > 0 ? std::max<int64_t>(0, n_keys - window) : 0;
       quantize_activations_q8_0(q_.data() + t * c.q_dim() + h * c.head_dim, q[i], c.head_dim);

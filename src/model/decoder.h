@@ -109,11 +109,12 @@ class Decoder : public Model {
   std::vector<uint8_t> out_ctx_;   // [max_batch]
 
  private:
-  static constexpr int64_t kQueryBlock = 8;  // queries of one head per attention job
+  static constexpr int64_t kQueryBlock = 8;  // query rows per attention job
   static constexpr int64_t kKeyChunk = 64;   // keys per pass: 64 rows x head_dim floats stay in L1
 
   void grow_scores(int64_t n_ctx);
   struct QueryBlock;
+  struct AttnJob;
   template <typename F>
   void for_each_attention_job(std::span<const SeqChunk> chunks, F&& f);
   // attention() over a Q8_0 KV store.
@@ -136,6 +137,19 @@ class Decoder : public Model {
     bool prompt;     // prompt tokens (batched sum order) or generated ones (single-query order)
   };
   std::vector<QueryBlock> jobs_;  // at most max_batch
+  // One attention job: a block's tokens for one head, or, for a block of one token (decoding),
+  // up to kQueryBlock heads that share a KV head, so the keys and values of that KV head are
+  // read once for all of them (grouped-query attention). Either way at most kQueryBlock rows,
+  // all reading the same KV head; each row's sums are those of the row alone.
+  struct AttnJob {
+    int32_t block;    // index into jobs_
+    int32_t head0;    // first query head
+    int32_t n_heads;  // 1: rows are the block's tokens; more: rows are heads head0.. of its one token
+    int64_t rows(const QueryBlock& qb) const { return n_heads > 1 ? n_heads : qb.t1 - qb.t0; }
+    int64_t token(const QueryBlock& qb, int64_t r) const { return n_heads > 1 ? qb.t0 : qb.t0 + r; }
+    int64_t head(int64_t r) const { return n_heads > 1 ? head0 + r : head0; }
+  };
+  std::vector<AttnJob> attn_jobs_;  // at most max_batch x n_head
   int64_t ctx_capacity_ = 0;
 };
 
