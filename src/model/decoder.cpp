@@ -114,14 +114,11 @@ int64_t Decoder::lay_out_batch(std::span<const SeqChunk> chunks, const KvStore& 
   attn_jobs_.clear();
   const int64_t group = c.n_head / c.n_head_kv;
   for (size_t b = 0; b < jobs_.size(); ++b) {
-    const auto block = static_cast<int32_t>(b);
-    if (jobs_[b].t1 - jobs_[b].t0 > 1) {
-      for (int64_t h = 0; h < c.n_head; ++h) attn_jobs_.push_back({block, static_cast<int32_t>(h), 1});
-      continue;
-    }
-    for (int64_t h = 0; h < c.n_head;) {  // heads in runs within one KV group
-      const int64_t end = std::min(h + kQueryBlock, (h / group + 1) * group);
-      attn_jobs_.push_back({block, static_cast<int32_t>(h), static_cast<int32_t>(end - h)});
+    // Several tokens: one head per job. One token: heads in runs within one KV group.
+    const int64_t run = jobs_[b].t1 - jobs_[b].t0 > 1 ? 1 : kQueryBlock;
+    for (int64_t h = 0; h < c.n_head;) {
+      const int64_t end = std::min(h + run, (h / group + 1) * group);
+      attn_jobs_.push_back({static_cast<int32_t>(b), static_cast<int32_t>(h), static_cast<int32_t>(end - h)});
       h = end;
     }
   }
