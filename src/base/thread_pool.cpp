@@ -30,7 +30,7 @@ constexpr int kSpinIterations = 200000;
 
 }  // namespace
 
-ThreadPool::ThreadPool(int num_threads) : num_threads_(std::max(1, num_threads)) {
+ThreadPool::ThreadPool(int num_threads) : num_threads_(std::max(1, num_threads)), shares_(static_cast<size_t>(num_threads_)) {
   for (int i = 1; i < num_threads_; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
 }
 
@@ -76,18 +76,70 @@ int ThreadPool::default_num_threads() {
   return std::max(1, count_physical_cores(package_core));
 }
 
-void ThreadPool::parallel_for(size_t n, RangeFn fn) { run(n, 0, false, fn); }
+void ThreadPool::parallel_for(size_t n, RangeFn fn) { run(n, 0, Mode::kStatic, fn); }
 
-void ThreadPool::parallel_for_dynamic(size_t n, size_t chunk, RangeFn fn) { run(n, chunk == 0 ? 1 : chunk, false, fn); }
+void ThreadPool::parallel_for_dynamic(size_t n, size_t chunk, RangeFn fn) { run(n, chunk == 0 ? 1 : chunk, Mode::kDynamic, fn); }
 
-void ThreadPool::parallel_for_guided(size_t n, size_t granule, RangeFn fn) { run(n, granule == 0 ? 1 : granule, true, fn); }
+void ThreadPool::parallel_for_guided(size_t n, size_t granule, RangeFn fn) { run(n, granule == 0 ? 1 : granule, Mode::kGuided, fn); }
+
+void ThreadPool::parallel_for_stealing(size_t n, size_t granule, RangeFn fn) {
+  const bool fits = n < (uint64_t{1} << 32);
+  run(n, granule == 0 ? 1 : granule, fits ? Mode::kStealing : Mode::kGuided, fn);
+}
+
+namespace {
+
+constexpr uint64_t pack_range(size_t front, size_t back) { return static_cast<uint64_t>(front) | static_cast<uint64_t>(back) << 32; }
+constexpr size_t range_front(uint64_t r) { return static_cast<size_t>(r & 0xFFFFFFFFu); }
+constexpr size_t range_back(uint64_t r) { return static_cast<size_t>(r >> 32); }
+constexpr size_t round_up(size_t x, size_t g) { return (x + g - 1) / g * g; }
+
+}  // namespace
+
+void ThreadPool::run_stealing(int index) {
+  const size_t g = job_chunk_;
+  // Own share first, front to back: a quarter of what is left per take (at least a granule),
+  // so that what remains for thieves stays large until the share is nearly done. Fronts stay on
+  // granules: they start on one and advance by multiples of one.
+  Share& own = shares_[static_cast<size_t>(index)];
+  uint64_t r = own.range.load(std::memory_order_relaxed);
+  for (;;) {
+    const size_t f = range_front(r), b = range_back(r);
+    if (f >= b) break;
+    const size_t end = std::min(b, f + round_up(std::max<size_t>((b - f) / 4, 1), g));
+    if (own.range.compare_exchange_weak(r, pack_range(end, b), std::memory_order_relaxed)) {
+      (*job_)(f, end, index);
+      r = own.range.load(std::memory_order_relaxed);
+    }
+  }
+  // Then the back half of what is left of the others' shares, until every share is empty
+  // (shares only shrink, so one pass that finds all of them empty is final).
+  for (int k = 1; k < num_threads_; ++k) {
+    Share& victim = shares_[static_cast<size_t>((index + k) % num_threads_)];
+    uint64_t v = victim.range.load(std::memory_order_relaxed);
+    for (;;) {
+      const size_t f = range_front(v), b = range_back(v);
+      if (f >= b) break;
+      size_t begin = f + round_up((b - f + 1) / 2, g);
+      if (begin >= b) begin = f;
+      if (victim.range.compare_exchange_weak(v, pack_range(f, begin), std::memory_order_relaxed)) {
+        (*job_)(begin, b, index);
+        v = victim.range.load(std::memory_order_relaxed);
+      }
+    }
+  }
+}
 
 void ThreadPool::run_part(int index) {
-  if (job_chunk_ == 0) {
+  if (job_mode_ == Mode::kStatic) {
     run_share(job_size_, index, num_threads_, *job_);
     return;
   }
-  if (!job_guided_) {
+  if (job_mode_ == Mode::kStealing) {
+    run_stealing(index);
+    return;
+  }
+  if (job_mode_ == Mode::kDynamic) {
     for (;;) {
       const size_t begin = next_chunk_.fetch_add(job_chunk_, std::memory_order_relaxed);
       if (begin >= job_size_) return;
@@ -107,9 +159,9 @@ void ThreadPool::run_part(int index) {
   }
 }
 
-void ThreadPool::run(size_t n, size_t chunk, bool guided, const RangeFn& fn) {
+void ThreadPool::run(size_t n, size_t chunk, Mode mode, const RangeFn& fn) {
   if (num_threads_ == 1 || n < 2 || (chunk != 0 && chunk >= n)) {
-    if (chunk == 0 || guided) {  // one thread: one range (guided chunks only balance threads)
+    if (mode != Mode::kDynamic) {  // one thread: one range (guided and stolen chunks only balance threads)
       if (n > 0) fn(0, n, 0);
     } else {
       for (size_t b = 0; b < n; b += chunk) fn(b, std::min(n, b + chunk), 0);
@@ -119,8 +171,15 @@ void ThreadPool::run(size_t n, size_t chunk, bool guided, const RangeFn& fn) {
   job_ = &fn;
   job_size_ = n;
   job_chunk_ = chunk;
-  job_guided_ = guided;
+  job_mode_ = mode;
   next_chunk_.store(0, std::memory_order_relaxed);
+  if (mode == Mode::kStealing) {
+    // Home shares as in the static split, their starts moved down onto granules.
+    for (int t = 0; t < num_threads_; ++t) {
+      const auto share_start = [&](int i) { return i >= num_threads_ ? n : n * static_cast<size_t>(i) / static_cast<size_t>(num_threads_) / chunk * chunk; };
+      shares_[static_cast<size_t>(t)].range.store(pack_range(share_start(t), share_start(t + 1)), std::memory_order_relaxed);
+    }
+  }
   pending_.store(num_threads_ - 1, std::memory_order_relaxed);
   {
     // The lock orders the publication against a worker that is about to sleep.

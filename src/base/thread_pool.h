@@ -54,14 +54,30 @@ class ThreadPool {
   // when one of them runs slower. Ranges start at multiples of granule.
   void parallel_for_guided(size_t n, size_t granule, RangeFn fn);
 
+  // Static split with stealing: each thread works through its own contiguous share (as in
+  // parallel_for) front to back, in takes that shrink with what is left of it; a thread that
+  // finishes early takes the back half of what is left of another's share, so a thread slowed
+  // by its neighbours is helped out. Each thread reads one long run of indices (one stream
+  // through memory, for the prefetchers) while it works on its own share. Ranges start at
+  // multiples of granule. (n of 2^32 or more falls back to parallel_for_guided.)
+  void parallel_for_stealing(size_t n, size_t granule, RangeFn fn);
+
   // Physical cores this process may run on: CPUs in its affinity mask, SMT siblings counted
   // once (from sysfs topology); falls back to the usable CPU count where topology is missing.
   static int default_num_threads();
 
  private:
   void worker_loop(int index);
-  void run(size_t n, size_t chunk, bool guided, const RangeFn& fn);
+  enum class Mode { kStatic, kDynamic, kGuided, kStealing };
+  void run(size_t n, size_t chunk, Mode mode, const RangeFn& fn);
   void run_part(int index);
+  void run_stealing(int index);
+
+  // One thread's share in stealing mode: [front, back) packed as front | back << 32, so that
+  // the owner (from the front) and thieves (from the back) take with one compare-and-swap.
+  struct alignas(64) Share {
+    std::atomic<uint64_t> range{0};
+  };
 
   int num_threads_;
   std::vector<std::thread> workers_;
@@ -69,8 +85,9 @@ class ThreadPool {
   std::condition_variable start_cv_;
   const RangeFn* job_ = nullptr;
   size_t job_size_ = 0;
-  size_t job_chunk_ = 0;                // 0: static split
-  bool job_guided_ = false;             // chunks shrink with the remaining work
+  size_t job_chunk_ = 0;                // dynamic: chunk; guided and stealing: granule
+  Mode job_mode_ = Mode::kStatic;
+  std::vector<Share> shares_;           // [num_threads], stealing mode
   std::atomic<size_t> next_chunk_{0};   // dynamic mode: first index not yet taken
   std::atomic<uint64_t> generation_{0};
   std::atomic<int> pending_{0};

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <thread>
 #include <vector>
 
@@ -65,6 +66,26 @@ TEST(ThreadPool, GuidedChunksCoverEveryIndexOnceStartOnGranulesAndShrink) {
                               EXPECT_LE(e - b, std::max<size_t>((n - b) / 2, 1) + g);
                             }
                           });
+}
+
+TEST(ThreadPool, StolenChunksCoverEveryIndexOnceAndStartOnGranules) {
+  expect_every_index_once([](ThreadPool& pool, size_t n, size_t granule, RangeFn body) { pool.parallel_for_stealing(n, granule, body); },
+                          [](size_t b, size_t e, size_t n, size_t granule, int) {
+                            EXPECT_EQ(b % std::max<size_t>(granule, 1), 0u) << "range starts off a granule";
+                            EXPECT_LT(b, e);
+                            EXPECT_LE(e, n);
+                          });
+}
+
+TEST(ThreadPool, StealingHelpsASlowThread) {
+  // Thread 1 sleeps on each of its ranges: thread 0 must take over most of thread 1's share.
+  ThreadPool pool(2);
+  std::atomic<size_t> done_by_0{0};
+  pool.parallel_for_stealing(400, 1, [&](size_t b, size_t e, int t) {
+    if (t == 1) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (t == 0) done_by_0 += e - b;
+  });
+  EXPECT_GT(done_by_0.load(), 300u);
 }
 
 TEST(ThreadPool, DefaultCountsPhysicalCores) {
