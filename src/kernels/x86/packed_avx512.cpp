@@ -1,12 +1,13 @@
 // Compiled with AVX-512 F/BW/VL/DQ + VNNI flags (see CMakeLists.txt); only called after
 // run-time detection of AVX-512 VNNI.
 //
-// The same tiles as packed_avx2.cpp with VPDPBUSD (on 256-bit registers through AVX-512 VL, or
-// 512-bit ones where a tile covers two chunks or two groups at once) in place of VPMADDUBSW + VPADDW + VPMADDWD: each instruction multiplies 4 unsigned bytes of 8
-// weight rows by 4 signed activation bytes and adds the 4 products into that row's int32 lane.
-// The integer sums are exact either way (the AVX2 int16 partial sums cannot overflow), and the
-// float steps per block are the same instructions in the same order, so results are
-// bit-identical to the AVX2 kernels and the scalar twins, in about half the integer work.
+// The same tiles as packed_avx2.cpp with VPDPBUSD in place of VPMADDUBSW + VPADDW + VPMADDWD
+// (on 256-bit registers through AVX-512 VL, or 512-bit ones where a tile covers two chunks or
+// two groups at once): each instruction multiplies 4 unsigned bytes of a weight row by 4 signed
+// activation bytes and adds the 4 products into that row's int32 lane. The integer sums are
+// exact either way (the AVX2 int16 partial sums cannot overflow), and the float steps per block
+// are the same instructions in the same order, so results are bit-identical to the AVX2 kernels
+// and the scalar twins, in about half the integer work.
 #include <immintrin.h>
 
 #include <algorithm>
