@@ -62,6 +62,7 @@ std::vector<SpeedSample> bench_speed(Model& model, const SpeedOptions& o) {
       model.forward(tokens.data(), o.prompt_tokens, 0, kv, logits.data(), false);
       const double ms = now_ms() - t0;
       if (r >= 0) s.tok_s.push_back(static_cast<double>(o.prompt_tokens) * 1000.0 / ms);
+      if (r >= 0 && o.after_rep) o.after_rep(s.test);
     }
     out.push_back(std::move(s));
   }
@@ -73,6 +74,7 @@ std::vector<SpeedSample> bench_speed(Model& model, const SpeedOptions& o) {
       for (int64_t i = 0; i < o.gen_tokens; ++i) model.forward(&tokens[static_cast<size_t>(i)], 1, i, kv, logits.data(), false);
       const double ms = now_ms() - t0;
       if (r >= 0) s.tok_s.push_back(static_cast<double>(o.gen_tokens) * 1000.0 / ms);
+      if (r >= 0 && o.after_rep) o.after_rep(s.test);
     }
     out.push_back(std::move(s));
   }

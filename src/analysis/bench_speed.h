@@ -24,6 +24,9 @@ struct SpeedOptions {
   // Called before every timed repetition with the test name ("pp512", "tg128"): lets the caller
   // measure this machine's limits right next to each repetition (shared machines drift).
   std::function<void(const std::string&)> before_rep;
+  // Called after every timed repetition, likewise (a limit measured on both sides of a
+  // repetition brackets it).
+  std::function<void(const std::string&)> after_rep;
 };
 
 struct SpeedSample {

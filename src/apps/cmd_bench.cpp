@@ -100,13 +100,17 @@ void run_speed(const SpeedArgs& a) {
   o.repetitions = a.reps;
   o.kv_type = a.kv_type;
   std::optional<MachineLimits> limits;
-  // Read bandwidth measured right before each timed tg repetition: on a shared machine it drifts
-  // by tens of percent within a minute, so each repetition is also compared with its own window.
-  std::map<std::string, std::vector<double>> paired_gb_s;
+  // Read bandwidth measured right before and right after each timed tg repetition: on a shared
+  // machine it drifts by tens of percent within a minute, so each repetition is also compared
+  // with the mean of the two measurements that bracket it.
+  std::map<std::string, std::vector<double>> before_gb_s, after_gb_s;
   if (a.roofline) {
     limits = measure_machine(*m.pool);
     o.before_rep = [&](const std::string& test) {
-      if (test.rfind("tg", 0) == 0) paired_gb_s[test].push_back(measure_read_gb_s(*m.pool, 256, 3));
+      if (test.rfind("tg", 0) == 0) before_gb_s[test].push_back(measure_read_gb_s(*m.pool, 256, 3));
+    };
+    o.after_rep = [&](const std::string& test) {
+      if (test.rfind("tg", 0) == 0) after_gb_s[test].push_back(measure_read_gb_s(*m.pool, 256, 3));
     };
   }
   const std::vector<SpeedSample> samples = bench_speed(*m.model, o);
@@ -139,20 +143,23 @@ void run_speed(const SpeedArgs& a) {
         eff.push_back({{"test", s.test}, {"gop_s", gops}, {"fraction_of_int8_peak", gops / limits->int8_gop_s}});
       } else {
         const double gbs = med * static_cast<double>(cost.weight_bytes_per_token) / 1e9;
-        // Per repetition: weight GB/s over the bandwidth measured just before it; median.
+        // Per repetition: weight GB/s over the mean of the bandwidths measured just before and
+        // just after it; median.
         std::vector<double> ratios;
-        const auto& bw = paired_gb_s[s.test];
-        for (size_t r = 0; r < s.tok_s.size() && r < bw.size(); ++r) {
-          ratios.push_back(s.tok_s[r] * static_cast<double>(cost.weight_bytes_per_token) / 1e9 / bw[r]);
+        const auto& before = before_gb_s[s.test];
+        const auto& after = after_gb_s[s.test];
+        for (size_t r = 0; r < s.tok_s.size() && r < before.size() && r < after.size(); ++r) {
+          const double bw = 0.5 * (before[r] + after[r]);
+          ratios.push_back(s.tok_s[r] * static_cast<double>(cost.weight_bytes_per_token) / 1e9 / bw);
         }
         std::sort(ratios.begin(), ratios.end());
         const double paired = ratios.empty() ? 0.0 : ratios[ratios.size() / 2];
         notes.push_back(fmt::format(
             "{}: {:.1f} GB/s of weights = {:.1f}% of the measured read bandwidth {:.1f} GB/s (best of the run); "
-            "median per repetition against the bandwidth measured just before it: {:.1f}%",
+            "median per repetition against the bandwidth measured right before and after it: {:.1f}%",
             s.test, gbs, 100.0 * gbs / limits->read_gb_s, limits->read_gb_s, 100.0 * paired));
         eff.push_back({{"test", s.test}, {"weight_gb_s", gbs}, {"fraction_of_read_bandwidth", gbs / limits->read_gb_s},
-                       {"paired_read_gb_s", bw}, {"median_paired_fraction", paired}});
+                       {"read_gb_s_before", before}, {"read_gb_s_after", after}, {"median_paired_fraction", paired}});
       }
     }
   }

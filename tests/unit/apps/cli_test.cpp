@@ -203,6 +203,23 @@ TEST_F(Cli, SweepWritesCsvPlotsAndReport) {
   std::filesystem::remove_all(dir);
 }
 
+// bench speed --roofline: every timed decode repetition is bracketed by a bandwidth measurement
+// on each side, and the efficiency figures follow from the samples.
+TEST_F(Cli, BenchSpeedRooflineBracketsEachDecodeRepetition) {
+  Result r = run("bench speed -m " + model_ + " -p 8 -n 4 -r 2 -t 2 --roofline --json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output);
+  ASSERT_EQ(j["efficiency"].size(), 2u);  // pp8, tg4
+  const auto& tg = j["efficiency"][1];
+  EXPECT_EQ(tg["test"], "tg4");
+  ASSERT_EQ(tg["read_gb_s_before"].size(), 2u);
+  ASSERT_EQ(tg["read_gb_s_after"].size(), 2u);
+  for (const auto& gb : tg["read_gb_s_after"]) EXPECT_GT(gb.get<double>(), 0.0);
+  EXPECT_GT(tg["median_paired_fraction"].get<double>(), 0.0);
+  EXPECT_GT(tg["weight_gb_s"].get<double>(), 0.0);
+  EXPECT_GT(j["efficiency"][0]["fraction_of_int8_peak"].get<double>(), 0.0);
+}
+
 // bench memory: the KV bytes per token computed from the config equal what the cache
 // allocates, and projections scale with context and sequences.
 TEST_F(Cli, BenchMemoryComputedEqualsMeasured) {
