@@ -1,6 +1,8 @@
 // Compiled with the AVX-512 VL + VNNI flags; only called after run-time detection.
 #include <immintrin.h>
 
+#include <cstdint>
+
 #include "kernels/probe.h"
 
 // GCC 12 reports the undefined pass-through operand inside its own 512-bit intrinsics as
@@ -27,7 +29,13 @@ uint64_t probe_int8_macs(uint64_t iters, int32_t* sink) {
   }
   __m512i s = acc[0];
   for (int c = 1; c < kChains; ++c) s = _mm512_add_epi32(s, acc[c]);
-  *sink = _mm512_reduce_add_epi32(s);
+  // The chains wrap around (VPDPBUSD adds modulo 2^32); fold the lanes as unsigned, since
+  // _mm512_reduce_add_epi32 adds them as int and a wrapped sum would be undefined behaviour.
+  alignas(64) uint32_t lanes[16];
+  _mm512_store_si512(lanes, s);
+  uint32_t folded = 0;
+  for (uint32_t v : lanes) folded += v;
+  *sink = static_cast<int32_t>(folded & 0x7FFFFFFF);
   return iters * kChains * 64;
 }
 
