@@ -175,8 +175,10 @@ void ThreadPool::run(size_t n, size_t chunk, Mode mode, const RangeFn& fn) {
   next_chunk_.store(0, std::memory_order_relaxed);
   if (mode == Mode::kStealing) {
     // Home shares as in the static split, their starts moved down onto granules.
+    const auto share_start = [&](int i) {
+      return i >= num_threads_ ? n : n * static_cast<size_t>(i) / static_cast<size_t>(num_threads_) / chunk * chunk;
+    };
     for (int t = 0; t < num_threads_; ++t) {
-      const auto share_start = [&](int i) { return i >= num_threads_ ? n : n * static_cast<size_t>(i) / static_cast<size_t>(num_threads_) / chunk * chunk; };
       shares_[static_cast<size_t>(t)].range.store(pack_range(share_start(t), share_start(t + 1)), std::memory_order_relaxed);
     }
   }

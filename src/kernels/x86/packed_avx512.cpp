@@ -36,9 +36,10 @@ using x86::with_cols;
 
 // A single weight stream per thread (the one-group tiles: decode) asks for its lines 6 KiB
 // ahead: on Zen 5 with 2 threads that moved Q4_0 products from about 90% to about 98% of the
-// read probe at the host's higher bandwidth level (~70 GB/s) and added 6-9% end to end (12 alternating
-// repetitions per run), where 3 KiB had been enough for the AVX2 machines. 12 KiB lost 3% again.
-// Pair tiles (prefill) read two streams and keep x86::kPrefetchDistance: 6 KiB cost them 2-3%.
+// read probe at the host's higher bandwidth level (~70 GB/s) and added 6-9% end to end (12
+// alternating repetitions per run), where 3 KiB had been enough for the AVX2 machines; 12 KiB
+// lost 3% again. Pair tiles (prefill) read two streams and keep x86::kPrefetchDistance: 6 KiB
+// cost them 2-3%.
 constexpr size_t kStreamPrefetch = 6144;
 
 // Activation dwords for one 512-bit VPDPBUSD: lanes 0..7 (the first 32-byte chunk of a group
