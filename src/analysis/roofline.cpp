@@ -5,10 +5,9 @@
 #include <cstring>
 #include <vector>
 
-#include <sys/mman.h>
-
 #include "analysis/model_summary.h"
 #include "base/error.h"
+#include "base/stream_alloc.h"
 #include "base/timer.h"
 #include "fmt/format.h"
 #include "kernels/cpu_features.h"
@@ -30,17 +29,14 @@ double timed_on_all(ThreadPool& pool, F&& probe) {
 }
 
 // GB/s of `passes` full reads of a buffer split over the threads; each thread reads its own
-// slice, first touched by itself (so pages are local to it). The buffer asks for transparent
-// huge pages, as the packed weights do: with 4 KiB pages the probe read ~4% less on Zen 5, and
-// the limit decode is held to must be the best the weights' own kind of memory allows.
+// slice, first touched by itself (so pages are local to it). The buffer is allocated as the
+// packed weights are (huge pages): with 4 KiB pages the probe read ~4% less on Zen 5, and the
+// limit decode is held to must be the best the weights' own kind of memory allows.
 void read_passes(ThreadPool& pool, int64_t buffer_mib, int passes, std::vector<double>& gbs) {
-  constexpr size_t kHugePage = size_t{2} << 20;
   const auto T = static_cast<size_t>(pool.num_threads());
   const size_t slice = static_cast<size_t>(buffer_mib) * 1024 * 1024 / T / 256 * 256;
-  const size_t bytes = (slice * T + kHugePage - 1) / kHugePage * kHugePage;
-  auto* buf = static_cast<uint8_t*>(std::aligned_alloc(kHugePage, bytes));
+  auto* buf = static_cast<uint8_t*>(alloc_streamed(slice * T));
   if (buf == nullptr) fail("roofline: cannot allocate {} MiB", buffer_mib);
-  madvise(buf, bytes, MADV_HUGEPAGE);  // advisory: ignored where unsupported
   timed_on_all(pool, [&](size_t t) { std::memset(buf + t * slice, 1, slice); });
   std::vector<float> sink(T);
   for (int rep = 0; rep < passes; ++rep) {

@@ -4,9 +4,8 @@
 #include <cstdlib>
 #include <cstring>
 
-#include <sys/mman.h>
-
 #include "base/error.h"
+#include "base/stream_alloc.h"
 #include "base/timer.h"
 #include "kernels/dtype_table.h"
 #include "kernels/packed.h"
@@ -16,9 +15,6 @@
 namespace ts {
 
 namespace {
-
-constexpr size_t kAlign = 64;
-constexpr size_t kHugePage = size_t{2} << 20;
 
 // Activation rows per cache block in the packed path: 64 rows of K = 2048 quantized for the
 // packed kernels are 176 KiB, which stay in L2 while each thread's weight groups stream past.
@@ -116,13 +112,9 @@ WeightMatrix PackedWeights::pack(const WeightMatrix& w, ThreadPool& pool) {
   if (w.packed || !packing_enabled() || !packable(w.type) || packed_tile_for(w.type) == nullptr) return w;
   const double t0 = now_ms();
   const size_t bytes = packed_bytes(w.type, w.rows, w.cols);
-  // Large matrices sit on 2 MiB boundaries and ask for transparent huge pages: decode streams
-  // every weight once per token, and with 4 KiB pages each page costs a TLB miss.
-  const size_t align = bytes >= kHugePage ? kHugePage : kAlign;
-  const size_t alloc = (bytes + align - 1) / align * align;
-  auto* p = static_cast<uint8_t*>(std::aligned_alloc(align, alloc));
-  if (p == nullptr) fail("out of memory packing a [{}, {}] {} matrix ({} bytes)", w.rows, w.cols, dtype_name(w.type), alloc);
-  if (align == kHugePage) madvise(p, alloc, MADV_HUGEPAGE);  // advisory: ignored where unsupported
+  // Decode streams every weight once per token: large matrices go on huge pages.
+  auto* p = static_cast<uint8_t*>(alloc_streamed(bytes));
+  if (p == nullptr) fail("out of memory packing a [{}, {}] {} matrix ({} bytes)", w.rows, w.cols, dtype_name(w.type), bytes);
   buffers_.emplace_back(p);
   const int64_t n_groups = (w.rows + kPackRows - 1) / kPackRows;
   pool.parallel_for(static_cast<size_t>(n_groups), [&](size_t begin, size_t end, int) {
