@@ -5,6 +5,8 @@
 // depends on the batch: a single query row uses the plain vector dot (4 x 8-lane accumulators
 // over 32-element steps), several rows use the tiled matrix kernel (one 8-lane accumulator).
 #include <cstdint>
+#include <climits>
+#include <vector>
 
 namespace ts {
 
@@ -54,6 +56,12 @@ struct NumericKernels {
   // dot per key, several keys in flight at once (independent chains instead of one long one).
   void (*scores)(const float* q, const uint16_t* k, int64_t k_stride, int64_t n_keys, int64_t n, SumOrder order,
                  float scale, float* out);
+  // scores for n_rows query rows sharing the keys k (rows of a paged KV head): row i gets
+  // out[i * out_stride + p] = dot(q + i * q_stride, k.row(p), n, order) * scale for
+  // first_key[i] <= p < n_keys[i]; other positions are left alone. The fast twins read each key
+  // once for all rows.
+  void (*scores_rows)(const float* q, int64_t q_stride, int64_t n_rows, const PagedRows& k, const int64_t* first_key,
+                      const int64_t* n_keys, int64_t n, SumOrder order, float scale, float* out, int64_t out_stride);
   // x[0..n_valid) = softmax(x[0..n_valid)); exp is the polynomial llama.cpp uses, and the sum
   // accumulates 8-value partial sums in double. n_valid >= 1.
   void (*softmax)(float* x, int64_t n_valid);
@@ -87,6 +95,37 @@ struct NumericKernels {
 const NumericKernels& numeric_kernels();
 // Scalar reference: same results bit for bit, via std::fma.
 const NumericKernels& reference_numeric_kernels();
+
+// Every twin this CPU can run, the reference first, whatever TINYSERVE_ISA selects: the tests
+// hold each to the reference and the benchmarks time each.
+struct NumericTwin {
+  const char* isa;
+  const NumericKernels* kernels;
+};
+std::vector<NumericTwin> numeric_kernel_twins();
+
+// scores_rows through a scores kernel, key run by key run (runs end at KV blocks and after
+// kKeyRun keys, which stay in L1 while every row passes over them).
+template <typename ScoresFn>
+void scores_rows_by_runs(ScoresFn scores, const float* q, int64_t q_stride, int64_t n_rows, const PagedRows& k,
+                         const int64_t* first_key, const int64_t* n_keys, int64_t n, SumOrder order, float scale, float* out,
+                         int64_t out_stride) {
+  constexpr int64_t kKeyRun = 64;
+  int64_t lo = INT64_MAX, hi = 0;
+  for (int64_t i = 0; i < n_rows; ++i) {
+    lo = first_key[i] < lo ? first_key[i] : lo;
+    hi = n_keys[i] > hi ? n_keys[i] : hi;
+  }
+  for (int64_t p0 = lo; p0 < hi;) {
+    int64_t p1 = p0 + kKeyRun < hi ? p0 + kKeyRun : hi;
+    if (p0 + k.rows_left_in_block(p0) < p1) p1 = p0 + k.rows_left_in_block(p0);
+    for (int64_t i = 0; i < n_rows; ++i) {
+      const int64_t a = p0 > first_key[i] ? p0 : first_key[i], b = p1 < n_keys[i] ? p1 : n_keys[i];
+      if (a < b) scores(q + i * q_stride, k.row(a), k.row_stride, b - a, n, order, scale, out + i * out_stride + a);
+    }
+    p0 = p1;
+  }
+}
 
 // Largest dim weighted_sum supports (stack accumulators).
 constexpr int64_t kMaxAttentionDim = 512;

@@ -278,18 +278,13 @@ void Decoder::attention(std::span<const SeqChunk> chunks, const KvStore& kv, int
       n_keys[i] = pos_[static_cast<size_t>(t)] + 1;
       first_key[i] = window > 0 ? std::max<int64_t>(0, n_keys[i] - window) : 0;
     }
-    // Scores key run by key run (runs end at KV block boundaries); each key's dot product is
-    // the same computation as when a query runs alone. Rows' key ranges never shrink with i.
-    const int64_t max_keys = n_keys[rows - 1];
-    for (int64_t p0 = first_key[0]; p0 < max_keys;) {
-      const int64_t p1 = std::min({p0 + kKeyChunk, max_keys, p0 + keys.rows_left_in_block(p0)});
-      for (int64_t i = 0; i < rows; ++i) {
-        const int64_t a = std::max(p0, first_key[i]), b = std::min(p1, n_keys[i]);
-        if (a >= b) continue;
-        ak.scores(q[i], keys.row(a), keys.row_stride, b - a, c.head_dim, qk_order, kq_scale, scores + i * ctx_capacity_ + a);
-      }
-      p0 = p1;
-    }
+    // Each key's dot product is the same computation as when a query runs alone; the kernel
+    // reads each key once for all rows.
+    // (Only the first `rows` rows of q are read, all written above; GCC cannot see that.)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+    ak.scores_rows(&q[0][0], kMaxHeadDim, rows, keys, first_key, n_keys, c.head_dim, qk_order, kq_scale, scores, ctx_capacity_);
+#pragma GCC diagnostic pop
     for (int64_t i = 0; i < rows; ++i) {
       float* row = scores + i * ctx_capacity_;
       std::fill(row, row + first_key[i], -std::numeric_limits<float>::infinity());

@@ -110,7 +110,6 @@ class Decoder : public Model {
 
  private:
   static constexpr int64_t kQueryBlock = 8;  // query rows per attention job
-  static constexpr int64_t kKeyChunk = 64;   // keys per pass: 64 rows x head_dim floats stay in L1
 
   void grow_scores(int64_t n_ctx);
   struct QueryBlock;

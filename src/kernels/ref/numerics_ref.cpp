@@ -82,6 +82,11 @@ void attn_scores(const float* q, const uint16_t* k, int64_t k_stride, int64_t n_
   for (int64_t p = 0; p < n_keys; ++p) out[p] = attn_dot(q, k + p * k_stride, n, order) * scale;
 }
 
+void attn_scores_rows(const float* q, int64_t q_stride, int64_t n_rows, const PagedRows& k, const int64_t* first_key,
+                      const int64_t* n_keys, int64_t n, SumOrder order, float scale, float* out, int64_t out_stride) {
+  scores_rows_by_runs(attn_scores, q, q_stride, n_rows, k, first_key, n_keys, n, order, scale, out, out_stride);
+}
+
 void attn_softmax(float* x, int64_t n_valid) {
   const float max = *std::max_element(x, x + n_valid);
   double sum = 0.0;

@@ -9,59 +9,22 @@
 #include "base/error.h"
 #include "base/fp16.h"
 #include "kernels/ref/numerics_ref.h"
+#include "kernels/x86/numerics_simd.h"
 #include "quant/blocks.h"
 
 namespace ts::avx2 {
 
 namespace {
 
-float reduce8_batch(__m256 a) {
-  __m128 t = _mm_add_ps(_mm256_extractf128_ps(a, 1), _mm256_castps256_ps128(a));
-  t = _mm_add_ps(t, _mm_movehl_ps(t, t));
-  t = _mm_add_ss(t, _mm_movehdup_ps(t));
-  return _mm_cvtss_f32(t);
-}
+using x86::half_sums_pair;
+using x86::load_h8;
+using x86::reduce32_single;
+using x86::reduce8_batch;
+using x86::reduce8_keys_batch;
+using x86::reduce8_keys_single;
+using x86::reduce_lanes_single;
+using x86::reduce_slots_with;
 
-// The single-row order's final sum of lane sums s: (s_i + s_i+4), then pairs, then the two pairs.
-float reduce_lanes_single(__m256 s) {
-  __m128 t = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
-  t = _mm_hadd_ps(t, t);
-  t = _mm_hadd_ps(t, t);
-  return _mm_cvtss_f32(t);
-}
-
-float reduce32_single(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
-  return reduce_lanes_single(_mm256_add_ps(_mm256_add_ps(a0, a2), _mm256_add_ps(a1, a3)));
-}
-
-// For two keys' lane sums s and t: [s0+s4, s1+s5, s2+s6, s3+s7, t0+t4, ...], the first step
-// of reduce32_single (low half + high half) for both at once.
-inline __m256 half_sums_pair(__m256 s, __m256 t) {
-  return _mm256_add_ps(_mm256_permute2f128_ps(s, t, 0x20), _mm256_permute2f128_ps(s, t, 0x31));
-}
-
-// The rest of reduce32_single for eight keys at once, from half_sums_pair of keys (0,1), (2,3),
-// (4,5), (6,7): two horizontal adds form (h0+h1) and (h2+h3), then their sum, for every key
-// (the same pairs as reduce32_single's two hadds); the result comes out as keys 0,2,4,6,1,3,5,7
-// and is put back in order.
-inline __m256 reduce8_keys_single(const __m256* halves) {
-  const __m256 r = _mm256_hadd_ps(_mm256_hadd_ps(halves[0], halves[1]), _mm256_hadd_ps(halves[2], halves[3]));
-  return _mm256_permutevar8x32_ps(r, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-}
-
-// reduce8_batch for eight keys at once: lanes (l, l+4) for key pairs by 128-bit permutes, then
-// (0+2) and (1+3), then their sum, by shuffles across keys; every key's sums are reduce8_batch's
-// in its order (float addition commutes, so only the pairing matters). Returns keys 0..7 in order.
-inline __m256 reduce8_keys_batch(const __m256* acc) {
-  __m256 half[4];  // keys (2j, 2j+1): [k0+k4, k1+k5, k2+k6, k3+k7] of each
-  for (int j = 0; j < 4; ++j) half[j] = half_sums_pair(acc[2 * j], acc[2 * j + 1]);
-  // [a0+a2, a1+a3, c0+c2, c1+c3 | b0+b2, b1+b3, d0+d2, d1+d3] for keys a, b (half[0]) and c, d (half[1]).
-  const __m256 q0 = _mm256_add_ps(_mm256_shuffle_ps(half[0], half[1], 0x44), _mm256_shuffle_ps(half[0], half[1], 0xEE));
-  const __m256 q1 = _mm256_add_ps(_mm256_shuffle_ps(half[2], half[3], 0x44), _mm256_shuffle_ps(half[2], half[3], 0xEE));
-  // [k0, k2, k4, k6 | k1, k3, k5, k7]
-  const __m256 r = _mm256_add_ps(_mm256_shuffle_ps(q0, q1, 0x88), _mm256_shuffle_ps(q0, q1, 0xDD));
-  return _mm256_permutevar8x32_ps(r, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-}
 
 // Lanes with |n| > 126 give 0 or +inf, as in the reference.
 __m256 exp_poly(__m256 x) {
@@ -87,9 +50,6 @@ __m256 exp_poly(__m256 x) {
                                            _mm256_set1_ps(INFINITY));
   return _mm256_blendv_ps(r, inf_or_zero, special);
 }
-
-// Eight f16 values (a cached key or value row) as f32: exact.
-inline __m256 load_h8(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
 
 // Lane sums (a0 + a2) + (a1 + a3) of the single-row order's four accumulators, for two keys
 // k0 and k1 against the same q (n a multiple of 32): s for k0, t for k1.
@@ -203,6 +163,11 @@ float row_max(const float* x, int64_t n) {
 }
 }  // namespace
 
+void attn_scores_rows(const float* q, int64_t q_stride, int64_t n_rows, const PagedRows& k, const int64_t* first_key,
+                      const int64_t* n_keys, int64_t n, SumOrder order, float scale, float* out, int64_t out_stride) {
+  scores_rows_by_runs(attn_scores, q, q_stride, n_rows, k, first_key, n_keys, n, order, scale, out, out_stride);
+}
+
 void attn_softmax(float* x, int64_t n_valid) {
   const float max = row_max(x, n_valid);
   const __m256 vmax = _mm256_set1_ps(max);
@@ -276,20 +241,8 @@ void continue_slots(const float* w, const uint16_t* const* rows, int64_t n, int6
   }
 }
 
-// The reference's final sums of one column group's slots: batch order, lanes (l, l+4) of the
-// position accumulator then (0+2) + (1+3); single-row order, slot 8j + l is lane l of
-// accumulator j.
 inline __m256 reduce_slots(const __m256* a, int slots) {
-  if (slots == 8) {
-    const __m256 t0 = _mm256_add_ps(a[4], a[0]), t1 = _mm256_add_ps(a[5], a[1]);
-    const __m256 t2 = _mm256_add_ps(a[6], a[2]), t3 = _mm256_add_ps(a[7], a[3]);
-    return _mm256_add_ps(_mm256_add_ps(t0, t2), _mm256_add_ps(t1, t3));
-  }
-  __m256 s[8];
-  for (int l = 0; l < 8; ++l) s[l] = _mm256_add_ps(_mm256_add_ps(a[l], a[16 + l]), _mm256_add_ps(a[8 + l], a[24 + l]));
-  __m256 t[4];
-  for (int l = 0; l < 4; ++l) t[l] = _mm256_add_ps(s[l], s[l + 4]);
-  return _mm256_add_ps(_mm256_add_ps(t[0], t[1]), _mm256_add_ps(t[2], t[3]));
+  return reduce_slots_with(a, slots, [](__m256 x, __m256 y) { return _mm256_add_ps(x, y); });
 }
 
 constexpr int64_t kSharedRows = 8;     // rows that share each chunk of v

@@ -51,8 +51,7 @@ TEST(Numerics, ExpPolyIsAccurate) {
   EXPECT_EQ(ref::exp_poly(0.0f), 1.0f);
 }
 
-TEST(Numerics, FastTwinEqualsReferenceBitForBit) {
-  const NumericKernels& fast = numeric_kernels();
+void expect_twin_equals_reference(const NumericKernels& fast) {
   const NumericKernels& slow = reference_numeric_kernels();
   std::mt19937 rng(7);
   for (int64_t n : {8, 32, 40, 64, 80, 128, 256}) {
@@ -144,6 +143,50 @@ TEST(Numerics, FastTwinEqualsReferenceBitForBit) {
       }
     }
   }
+  // Scores of several query rows over paged keys in shuffled blocks: each row's key range
+  // (a sliding window start, causal ends) gets exactly scores over the same keys alone, and
+  // positions outside it stay untouched. 1100 keys cross the fast twins' position chunks.
+  for (int64_t block : {3, 16, 40}) {
+    for (int64_t n : {32, 64, 72, 128}) {
+      for (int64_t rows : {1, 5, 8}) {
+        const int64_t max_keys = 1100, stride = n + 4, n_blocks = (max_keys + block - 1) / block;
+        const int64_t q_stride = n + 2, out_stride = max_keys + 3;
+        const auto k = f16_bits(max_keys * stride, 2.0f, rng);
+        const auto q = f16_values(rows * q_stride, 1.0f, rng);
+        std::vector<int32_t> table(static_cast<size_t>(n_blocks));
+        std::iota(table.begin(), table.end(), 0);
+        std::shuffle(table.begin(), table.end(), rng);
+        const int64_t block_stride = block * stride + 7;
+        std::vector<uint16_t> paged(static_cast<size_t>(n_blocks * block_stride));
+        for (int64_t p = 0; p < max_keys; ++p)
+          std::copy_n(k.data() + p * stride, stride, paged.data() + table[static_cast<size_t>(p / block)] * block_stride + (p % block) * stride);
+        const PagedRows pk{paged.data(), table.data(), block, block_stride, stride};
+        std::vector<int64_t> first(static_cast<size_t>(rows)), last(static_cast<size_t>(rows));
+        for (int64_t i = 0; i < rows; ++i) {
+          last[static_cast<size_t>(i)] = max_keys - rows + 1 + i - (i % 2) * 333;
+          first[static_cast<size_t>(i)] = i == 2 ? 0 : (i * 97) % 300;
+        }
+        for (SumOrder o : {SumOrder::kBatch, SumOrder::kSingle}) {
+          if (o == SumOrder::kBatch && n % 8 != 0) continue;
+          constexpr float kUntouched = 12345.0f;
+          std::vector<float> s1(static_cast<size_t>(rows * out_stride), kUntouched), s2(s1);
+          fast.scores_rows(q.data(), q_stride, rows, pk, first.data(), last.data(), n, o, 0.125f, s1.data(), out_stride);
+          slow.scores_rows(q.data(), q_stride, rows, pk, first.data(), last.data(), n, o, 0.125f, s2.data(), out_stride);
+          std::vector<float> alone(static_cast<size_t>(max_keys));
+          for (int64_t i = 0; i < rows; ++i) {
+            const int64_t a = first[static_cast<size_t>(i)], b = last[static_cast<size_t>(i)];
+            slow.scores(q.data() + i * q_stride, k.data() + a * stride, stride, b - a, n, o, 0.125f, alone.data());
+            for (int64_t p = 0; p < out_stride; ++p) {
+              const size_t at = static_cast<size_t>(i * out_stride + p);
+              ASSERT_TRUE(same_bits(s1[at], s2[at])) << block << " " << n << " " << rows << " " << i << " " << p;
+              const float want = p >= a && p < b ? alone[static_cast<size_t>(p - a)] : kUntouched;
+              ASSERT_TRUE(same_bits(s1[at], want)) << block << " " << n << " " << rows << " " << i << " " << p;
+            }
+          }
+        }
+      }
+    }
+  }
   for (int64_t n : {1, 5, 8, 9, 31, 200, 513}) {
     auto x = f16_values(n, 4.0f, rng);
     if (n > 3) x[2] = -1e4f;  // far below the max: exp underflows to 0
@@ -199,6 +242,17 @@ TEST(Numerics, FastTwinEqualsReferenceBitForBit) {
     slow.swiglu(h.data(), u.data(), n);
     for (int64_t i = 0; i < n; ++i) EXPECT_TRUE(same_bits(g[i], h[i])) << n << " " << i;
   }
+}
+
+TEST(Numerics, EveryTwinEqualsReferenceBitForBit) {
+  const auto twins = numeric_kernel_twins();
+  ASSERT_STREQ(twins.front().isa, "scalar");
+  for (size_t i = 1; i < twins.size(); ++i) {
+    SCOPED_TRACE(twins[i].isa);
+    expect_twin_equals_reference(*twins[i].kernels);
+  }
+  // The table in use is one of them.
+  EXPECT_TRUE(std::any_of(twins.begin(), twins.end(), [](const NumericTwin& t) { return t.kernels == &numeric_kernels(); }));
 }
 
 TEST(Numerics, RopeTwinsAgreeForBothPairingsAndPartialRotation) {

@@ -1,0 +1,222 @@
+// AVX-512 twins of the attention dot products and weighted sums (kernels/ref/numerics_ref.cpp);
+// every result is bit-identical to the reference. Compiled with AVX-512 F/BW/VL/DQ flags; only
+// called after run-time detection. The other numerics stay on their AVX2 twins.
+//
+// Both loops keep the reference's accumulators lane for lane and only pack two of them into one
+// 512-bit register where they run side by side: the single-row dot product's four 8-lane
+// accumulators become two 16-lane ones, and the weighted sums' (8 columns, slot) chains become
+// (16 columns, slot) chains. Each lane sees the same FMAs in the same order; the final
+// reductions are the AVX2 twin's, on the same lane sums.
+#include "kernels/x86/numerics_avx512.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <climits>
+
+#include "base/error.h"
+#include "kernels/x86/numerics_avx2.h"
+#include "kernels/x86/numerics_simd.h"
+
+// GCC 12 reports the deliberately undefined pass-through operand inside its own 512-bit
+// intrinsics as maybe-uninitialized; nothing here reads an uninitialised value.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace ts::avx512 {
+
+namespace {
+
+using x86::half_sums_pair;
+using x86::reduce8_keys_single;
+using x86::reduce_lanes_single;
+using x86::reduce_slots_with;
+
+// Sixteen f16 values as f32 (exact), or sixteen f32 values.
+inline __m512 load16(const uint16_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+inline __m512 load16(const float* p) { return _mm512_loadu_ps(p); }
+
+// Positions per chunk that the rows sharing keys or values pass over together: the chunk is
+// widened to f32 once (one conversion per value instead of one per value and row: the
+// conversions, not the FMAs, bounded the f16 loops) into ~32 KiB, which stays in L1. A multiple
+// of 32, so chunks hold whole slot cycles.
+constexpr int64_t kChunkBytes = 32768;
+constexpr int64_t kMaxChunkFloats = 32 * kMaxAttentionDim;  // the smallest chunk at the largest dim
+inline int64_t chunk_positions(int64_t dim) { return std::max<int64_t>(32, kChunkBytes / (dim * 4) / 32 * 32); }
+
+// dst[p - p0][d] = rows p0..p1 of src as f32; dim a multiple of 16.
+void widen_rows(const PagedRows& src, int64_t p0, int64_t p1, int64_t dim, float* dst) {
+  for (int64_t p = p0; p < p1;) {
+    const uint16_t* first = src.row(p);
+    const int64_t run = std::min(p1 - p, src.rows_left_in_block(p));
+    for (int64_t r = 0; r < run; ++r) {
+      const uint16_t* row = first + r * src.row_stride;
+      float* out = dst + (p - p0 + r) * dim;
+      for (int64_t d = 0; d < dim; d += 16) _mm512_storeu_ps(out + d, load16(row + d));
+    }
+    p += run;
+  }
+}
+
+// Lane sums (a0 + a2) + (a1 + a3) of the single-row order for kKeys keys against one q (n a
+// multiple of 32). Register lo[j] holds the reference's accumulators a0 | a1 of key j (elements
+// 0..15 of each 32-element step), hi[j] holds a2 | a3 (elements 16..31).
+template <int kKeys, typename T>
+inline void lane_sums_single(const float* q, const T* key, int64_t key_stride, int64_t n, __m256* s) {
+  __m512 lo[kKeys], hi[kKeys];
+  for (int j = 0; j < kKeys; ++j) lo[j] = hi[j] = _mm512_setzero_ps();
+  for (int64_t i = 0; i < n; i += 32) {
+    const __m512 q_lo = _mm512_loadu_ps(q + i), q_hi = _mm512_loadu_ps(q + i + 16);
+    for (int j = 0; j < kKeys; ++j) {
+      lo[j] = _mm512_fmadd_ps(q_lo, load16(key + j * key_stride + i), lo[j]);
+      hi[j] = _mm512_fmadd_ps(q_hi, load16(key + j * key_stride + i + 16), hi[j]);
+    }
+  }
+  for (int j = 0; j < kKeys; ++j) {
+    const __m512 t = _mm512_add_ps(lo[j], hi[j]);  // [a0 + a2 | a1 + a3]
+    s[j] = _mm256_add_ps(_mm512_castps512_ps256(t), _mm512_extractf32x8_ps(t, 1));
+  }
+}
+
+// Scores of keys [0, n_keys) at key (stride key_stride) for one q, in the single-row order:
+// eight keys per pass with their final reductions transposed (as the AVX2 twin), then one by one.
+template <typename T>
+void scores_single(const float* q, const T* key, int64_t key_stride, int64_t n_keys, int64_t n, float scale, float* out) {
+  const __m256 vscale = _mm256_set1_ps(scale);
+  int64_t p = 0;
+  for (; p + 8 <= n_keys; p += 8) {
+    __m256 s[8];
+    lane_sums_single<8>(q, key + p * key_stride, key_stride, n, s);
+    __m256 halves[4];
+    for (int j = 0; j < 4; ++j) halves[j] = half_sums_pair(s[2 * j], s[2 * j + 1]);
+    _mm256_storeu_ps(out + p, _mm256_mul_ps(reduce8_keys_single(halves), vscale));
+  }
+  for (; p < n_keys; ++p) {
+    __m256 s;
+    lane_sums_single<1>(q, key + p * key_stride, key_stride, n, &s);
+    out[p] = reduce_lanes_single(s) * scale;
+  }
+}
+
+// The weighted sums' chains of one slot for G 16-column groups over rows r_begin, r_begin +
+// kSlots, ... < r_end of v (f32, row stride ld), from column col (the AVX2 twin's continue_slot,
+// whose chains these are, two at a time).
+template <int G, int kSlots>
+void continue_slot(const float* w, const float* v, int64_t ld, int64_t col, int64_t r_begin, int64_t r_end, __m512* acc) {
+  __m512 a[G];
+  for (int g = 0; g < G; ++g) a[g] = acc[kSlots * g];
+  for (int64_t r = r_begin; r < r_end; r += kSlots) {
+    const __m512 wr = _mm512_set1_ps(w[r]);
+    const float* row = v + r * ld + col;
+    for (int g = 0; g < G; ++g) a[g] = _mm512_fmadd_ps(wr, _mm512_loadu_ps(row + 16 * g), a[g]);
+  }
+  for (int g = 0; g < G; ++g) acc[kSlots * g] = a[g];
+}
+
+// Continues every (group, slot) chain over the n rows of v (f32, one row per position, stride
+// ld) of a run starting at position p0. acc: [groups, kSlots].
+template <int kSlots>
+void continue_slots(const float* w, const float* v, int64_t ld, int64_t n, int64_t p0, int64_t groups, __m512* acc) {
+  const int64_t offset = p0 % kSlots;
+  for (int64_t g0 = 0; g0 < groups;) {
+    const int64_t left = groups - g0;
+    const int chunk = left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+    const int64_t col = 16 * g0;
+    for (int slot = 0; slot < kSlots; ++slot) {
+      const int64_t r0 = (slot - offset + kSlots) % kSlots;
+      if (r0 >= n) continue;
+      __m512* a = acc + kSlots * g0 + slot;
+      switch (chunk) {
+        case 8: continue_slot<8, kSlots>(w, v, ld, col, r0, n, a); break;
+        case 4: continue_slot<4, kSlots>(w, v, ld, col, r0, n, a); break;
+        case 2: continue_slot<2, kSlots>(w, v, ld, col, r0, n, a); break;
+        default: continue_slot<1, kSlots>(w, v, ld, col, r0, n, a); break;
+      }
+    }
+    g0 += chunk;
+  }
+}
+
+inline __m512 reduce_slots(const __m512* a, int slots) {
+  return reduce_slots_with(a, slots, [](__m512 x, __m512 y) { return _mm512_add_ps(x, y); });
+}
+
+constexpr int64_t kAccBudget = 1024;  // accumulators on the stack: 64 KiB
+constexpr int64_t kMaxSharedRows = 8;
+
+// Rows in passes of as many as the accumulator budget holds; each chunk of v is widened once
+// and every row of the pass continues its chains over it.
+template <int kSlots>
+void weighted_sums_slots(const float* w, int64_t w_stride, const int64_t* n_keys, int64_t n_rows, const PagedRows& v,
+                         int64_t dim, float* out, int64_t out_stride) {
+  __m512 acc[kAccBudget];                   // [row, group, slot]
+  alignas(64) float vf[kMaxChunkFloats];    // [chunk positions, dim]
+  const int64_t groups = dim / 16;
+  const int64_t per_row = groups * kSlots;
+  const int64_t rows_per_pass = std::clamp<int64_t>(kAccBudget / per_row, 1, kMaxSharedRows);
+  const int64_t chunk = chunk_positions(dim);
+  for (int64_t r0 = 0; r0 < n_rows; r0 += rows_per_pass) {
+    const int64_t r1 = std::min(n_rows, r0 + rows_per_pass);
+    int64_t max_keys = 0;
+    for (int64_t i = r0; i < r1; ++i) max_keys = std::max(max_keys, n_keys[i]);
+    for (int64_t j = 0; j < (r1 - r0) * per_row; ++j) acc[j] = _mm512_setzero_ps();
+    for (int64_t p0 = 0; p0 < max_keys; p0 += chunk) {
+      const int64_t p1 = std::min(p0 + chunk, max_keys);
+      widen_rows(v, p0, p1, dim, vf);
+      for (int64_t i = r0; i < r1; ++i) {
+        const int64_t end = std::min(p1, n_keys[i]);
+        if (p0 < end) continue_slots<kSlots>(w + i * w_stride + p0, vf, dim, end - p0, p0, groups, acc + (i - r0) * per_row);
+      }
+    }
+    for (int64_t i = r0; i < r1; ++i) {
+      for (int64_t g = 0; g < groups; ++g) {
+        _mm512_storeu_ps(out + i * out_stride + 16 * g, reduce_slots(acc + (i - r0) * per_row + kSlots * g, kSlots));
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void attn_scores(const float* q, const uint16_t* k, int64_t k_stride, int64_t n_keys, int64_t n, SumOrder order, float scale,
+                 float* out) {
+  if (order != SumOrder::kSingle || n % 32 != 0) return avx2::attn_scores(q, k, k_stride, n_keys, n, order, scale, out);
+  scores_single(q, k, k_stride, n_keys, n, scale, out);
+}
+
+void attn_scores_rows(const float* q, int64_t q_stride, int64_t n_rows, const PagedRows& k, const int64_t* first_key,
+                      const int64_t* n_keys, int64_t n, SumOrder order, float scale, float* out, int64_t out_stride) {
+  if (order != SumOrder::kSingle || n % 32 != 0 || n > kMaxAttentionDim) {
+    return scores_rows_by_runs(attn_scores, q, q_stride, n_rows, k, first_key, n_keys, n, order, scale, out, out_stride);
+  }
+  alignas(64) float kf[kMaxChunkFloats];  // [chunk positions, n]
+  int64_t lo = INT64_MAX, hi = 0;
+  for (int64_t i = 0; i < n_rows; ++i) {
+    lo = std::min(lo, first_key[i]);
+    hi = std::max(hi, n_keys[i]);
+  }
+  const int64_t chunk = chunk_positions(n);
+  for (int64_t p0 = lo; p0 < hi; p0 += chunk) {
+    const int64_t p1 = std::min(p0 + chunk, hi);
+    widen_rows(k, p0, p1, n, kf);
+    for (int64_t i = 0; i < n_rows; ++i) {
+      const int64_t a = std::max(p0, first_key[i]), b = std::min(p1, n_keys[i]);
+      if (a < b) scores_single(q + i * q_stride, kf + (a - p0) * n, n, b - a, n, scale, out + i * out_stride + a);
+    }
+  }
+}
+
+void attn_weighted_sums(const float* w, int64_t w_stride, const int64_t* n_keys, int64_t n_rows, const PagedRows& v,
+                        int64_t dim, float* out, int64_t out_stride, SumOrder order) {
+  if (dim > kMaxAttentionDim) fail("attention: head size {} exceeds {}", dim, kMaxAttentionDim);
+  static_assert(kMaxAttentionDim / 16 * 32 <= kAccBudget, "one row's accumulators fit the budget");
+  if (dim % 16 != 0) return avx2::attn_weighted_sums(w, w_stride, n_keys, n_rows, v, dim, out, out_stride, order);
+  if (order == SumOrder::kBatch) return weighted_sums_slots<8>(w, w_stride, n_keys, n_rows, v, dim, out, out_stride);
+  weighted_sums_slots<32>(w, w_stride, n_keys, n_rows, v, dim, out, out_stride);
+}
+
+void attn_weighted_sum(const float* w, const uint16_t* v, int64_t v_stride, int64_t n, int64_t dim, float* out,
+                       SumOrder order) {
+  attn_weighted_sums(w, 0, &n, 1, PagedRows::contiguous(v, v_stride), dim, out, 0, order);
+}
+
+}  // namespace ts::avx512
