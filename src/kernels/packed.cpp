@@ -32,12 +32,15 @@ PackedTileFn packed_tile_for(DType type) {
 }
 
 PackedPairTileFn packed_pair_tile_for(DType type) {
-  if (!active_features().avx512_vnni) return nullptr;
-  switch (type) {
-    case DType::Q4_0: return avx512::pair_tile_q4_0;
-    case DType::Q8_0: return avx512::pair_tile_q8_0;
-    default: return nullptr;
+  if (active_features().avx512_vnni) {
+    switch (type) {
+      case DType::Q4_0: return avx512::pair_tile_q4_0;
+      case DType::Q8_0: return avx512::pair_tile_q8_0;
+      default: return nullptr;
+    }
   }
+  if (active_features().avx2 && type == DType::Q4_0) return avx2::pair_tile_q4_0;
+  return nullptr;
 }
 
 void quantize_q8s(const float* x, BlockQ8S* y, int64_t n) {

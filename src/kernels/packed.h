@@ -9,7 +9,8 @@
 namespace ts {
 
 constexpr int kMaxTileCols = 4;
-// Pair tiles have twice the registers (32 zmm) and take up to 8 activation rows per pass.
+// Pair tiles (two groups, 16 weight rows) take up to 8 activation rows per call (AVX-512: one
+// pass in 32 zmm registers; AVX2: passes of up to 4).
 constexpr int kMaxPairTileCols = 8;
 
 // out[c * 8 + r] = dot(weight row r of the group, activation row c) for c < n_cols.
@@ -42,6 +43,8 @@ void tile_q8_0(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_s
 
 namespace avx2 {
 void quantize_q8s(const float* x, BlockQ8S* y, int64_t n);
+void pair_tile_q4_0(int64_t nb, const void* group, size_t group_bytes, const BlockQ8S* act, int64_t act_stride,
+                    int n_cols, float* out);
 void tile_q4_0(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_stride, int n_cols, float* out);
 void tile_q4_1(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_stride, int n_cols, float* out);
 void tile_q8_0(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_stride, int n_cols, float* out);
