@@ -112,25 +112,9 @@ void q4_1_col(int64_t nb, const BlockQ4_1x8* w, const BlockQ8S* a, float* out, b
   _mm256_storeu_ps(out, _mm256_add_ps(lane_tree(acc), summs));
 }
 
-void q8_0_col(int64_t nb, const BlockQ8_0x8* w, const BlockQ8S* a, float* out, bool prefetch) {
-  const __m256i ones = _mm256_set1_epi16(1);
-  __m256 acc[8];
-  for (auto& x : acc) x = _mm256_setzero_ps();
-  for (int64_t b = 0; b < nb; ++b) {
-    if (prefetch) prefetch_ahead(w + b);
-    const __m256 scale = _mm256_mul_ps(load_f16x8(w[b].d), _mm256_set1_ps(a[b].d));
-    for (int s = 0; s < 8; ++s) {
-      const __m256i wq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs + 32 * s));
-      const __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(wq, wq), _mm256_sign_epi8(bcast4(a[b].qs + 4 * s), wq));
-      acc[s] = _mm256_fmadd_ps(scale, lane_float(p, ones), acc[s]);
-    }
-  }
-  _mm256_storeu_ps(out, lane_tree(acc));
-}
-
-// q8_0_col for NC activation rows at once: each weight step is loaded and made positive once for
-// all of them. Same float steps per row and lane (llama.cpp's order), so the same bits; one Zen 3
-// core, weights in L1: 0.42 -> 0.48 products per cycle. The multiplies, not the loads, bound it:
+// Q8_0 for NC activation rows at once (decode: one): each weight step is loaded and made positive
+// once for all of them, then per row and lane the float steps of llama.cpp's order. One Zen 3
+// core, weights in L1, 4 rows: 0.42 products per cycle one row at a time, 0.48 together. The multiplies, not the loads, bound it:
 // per 32 multiply-adds of a row, VPSIGNB, VPMADDUBSW, VPMADDWD, the conversion and the FMA.
 template <int NC>
 void q8_0_cols(int64_t nb, const BlockQ8_0x8* w, const BlockQ8S* act, int64_t stride, float* out) {
@@ -226,7 +210,6 @@ void tile_q4_1(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_s
 
 void tile_q8_0(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_stride, int n_cols, float* out) {
   const auto* w = static_cast<const BlockQ8_0x8*>(group);
-  if (n_cols == 1) return q8_0_col(nb, w, act, out, true);
   with_cols(n_cols, [&](auto nc) { q8_0_cols<decltype(nc)::value>(nb, w, act, act_stride, out); });
 }
 
