@@ -114,12 +114,15 @@ void q4_1_col(int64_t nb, const BlockQ4_1x8* w, const BlockQ8S* a, float* out, b
 
 // Q8_0 for NC activation rows at once (decode: one): each weight step is loaded and made positive
 // once for all of them, then per row and lane the float steps of llama.cpp's order. One Zen 3
-// core, weights in L1, 4 rows: 0.42 products per cycle one row at a time, 0.48 together. The multiplies, not the loads, bound it:
-// per 32 multiply-adds of a row, VPSIGNB, VPMADDUBSW, VPMADDWD, the conversion and the FMA.
+// core, weights in L1, 4 rows: 0.42 products per cycle one row at a time, 0.47 together. Per 32
+// multiply-adds of a row that order costs six vector operations (the activation broadcast,
+// VPSIGNB, VPMADDUBSW, VPMADDWD, the conversion, the FMA), and mixed like this the core issues
+// about three per cycle; the spilled accumulators are not the bound (a variant without spills
+// measured no faster; docs/performance.md).
 template <int NC>
 void q8_0_cols(int64_t nb, const BlockQ8_0x8* w, const BlockQ8S* act, int64_t stride, float* out) {
   const __m256i ones = _mm256_set1_epi16(1);
-  __m256 acc[NC][8];  // [column, lane]: more than the 16 registers hold; GCC keeps the rest in L1
+  __m256 acc[NC][8];  // [column, step]: more than the 16 registers hold; GCC keeps the rest in L1
   for (auto& col : acc) {
     for (auto& x : col) x = _mm256_setzero_ps();
   }
