@@ -10,7 +10,7 @@ namespace ts {
 namespace {
 
 const NumericKernels& avx2_kernels() {
-  static const NumericKernels k{avx2::attn_dot, avx2::attn_scores, avx2::attn_scores_rows, avx2::attn_softmax, avx2::attn_weighted_sum, avx2::attn_weighted_sums, avx2::weighted_sum_q8_0, avx2::swiglu, avx2::round_f16, avx2::to_f16, avx2::rope};
+  static const NumericKernels k{avx2::attn_dot, avx2::attn_scores, avx2::attn_scores_rows, avx2::attn_softmax, avx2::attn_weighted_sum, avx2::attn_weighted_sums, avx2::weighted_sum_q8_0, avx2::online_attention, avx2::from_f16, avx2::swiglu, avx2::round_f16, avx2::to_f16, avx2::rope};
   return k;
 }
 
@@ -30,7 +30,7 @@ const NumericKernels& avx512_kernels() {
 }  // namespace
 
 const NumericKernels& reference_numeric_kernels() {
-  static const NumericKernels k{ref::attn_dot, ref::attn_scores, ref::attn_scores_rows, ref::attn_softmax, ref::attn_weighted_sum, ref::attn_weighted_sums, ref::weighted_sum_q8_0, ref::swiglu, ref::round_f16, ref::to_f16, ref::rope};
+  static const NumericKernels k{ref::attn_dot, ref::attn_scores, ref::attn_scores_rows, ref::attn_softmax, ref::attn_weighted_sum, ref::attn_weighted_sums, ref::weighted_sum_q8_0, ref::online_attention, ref::from_f16, ref::swiglu, ref::round_f16, ref::to_f16, ref::rope};
   return k;
 }
 

@@ -79,6 +79,20 @@ struct NumericKernels {
   // holds dim / 32 Q8_0 blocks. Each term is fma(w[p] * scale_p, q, sum), p in order, so the twins
   // agree bit for bit.
   void (*weighted_sum_q8_0)(const float* w, const PagedBytes& v, int64_t first, int64_t n, int64_t dim, float* out);
+  // Online-softmax attention (flash attention's recurrence) over f32 keys and values, key by key:
+  // row i (q + i * q_stride, dim values) meets keys p in [lo[i], hi[i]) (k and v rows kv_stride
+  // apart) in order, with running maximum m[i], sum l[i] and acc[i * acc_stride + d]:
+  //   s = dot(q_i, k_p) * scale  (8-lane FMA sums over whole groups of 8, reduced (l, l+4) then
+  //                               (0+2) + (1+3), then the tail by FMA)
+  //   if s > m: c = exp(m - s), m = s, acc *= c, l *= c      (before the first key m = -inf)
+  //   e = exp(s - m), acc = fma(e, v_p, acc), l += e
+  // After the last key the attention output is acc / l. Each key's step depends only on the keys
+  // before it, so splitting the keys into runs (tiles, KV blocks, calls) never changes a bit.
+  void (*online_attention)(const float* q, int64_t q_stride, int64_t n_rows, const float* k, const float* v,
+                           int64_t kv_stride, const int64_t* lo, const int64_t* hi, int64_t dim, float scale, float* m,
+                           float* l, float* acc, int64_t acc_stride);
+  // out[i] = in[i], f16 bits widened to f32 (exact).
+  void (*from_f16)(const uint16_t* in, int64_t n, float* out);
   // gate[i] = gate[i] / (1 + exp(-gate[i])) * up[i]
   void (*swiglu)(float* gate, const float* up, int64_t n);
   // out[i] = in[i] rounded to the nearest f16 value (ties to even), as f32; in may equal out.

@@ -150,6 +150,38 @@ void weighted_sum_q8_0(const float* w, const PagedBytes& v, int64_t first, int64
   }
 }
 
+void online_attention(const float* q, int64_t q_stride, int64_t n_rows, const float* k, const float* v, int64_t kv_stride,
+                      const int64_t* lo, const int64_t* hi, int64_t dim, float scale, float* m, float* l, float* acc,
+                      int64_t acc_stride) {
+  const int64_t whole = dim / 8 * 8;
+  for (int64_t i = 0; i < n_rows; ++i) {
+    const float* qi = q + i * q_stride;
+    float* a = acc + i * acc_stride;
+    for (int64_t p = lo[i]; p < hi[i]; ++p) {
+      const float* kp = k + p * kv_stride;
+      float lanes[8] = {};
+      for (int64_t d = 0; d < whole; ++d) lanes[d % 8] = std::fma(qi[d], kp[d], lanes[d % 8]);
+      float s = reduce8_batch(lanes);
+      for (int64_t d = whole; d < dim; ++d) s = std::fma(qi[d], kp[d], s);
+      s *= scale;
+      if (s > m[i]) {
+        const float c = exp_poly(m[i] - s);  // 0 at the first key (m = -inf)
+        m[i] = s;
+        for (int64_t d = 0; d < dim; ++d) a[d] *= c;
+        l[i] *= c;
+      }
+      const float e = exp_poly(s - m[i]);
+      const float* vp = v + p * kv_stride;
+      for (int64_t d = 0; d < dim; ++d) a[d] = std::fma(e, vp[d], a[d]);
+      l[i] += e;
+    }
+  }
+}
+
+void from_f16(const uint16_t* in, int64_t n, float* out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = fp16_to_f32(in[i]);
+}
+
 void swiglu(float* gate, const float* up, int64_t n) {
   for (int64_t i = 0; i < n; ++i) gate[i] = gate[i] / (1.0f + exp_poly(0.0f - gate[i])) * up[i];
 }

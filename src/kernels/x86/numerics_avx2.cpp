@@ -353,6 +353,122 @@ void weighted_sum_q8_0(const float* w, const PagedBytes& v, int64_t first, int64
   }
 }
 
+namespace {
+
+// Keys per piece of a row's range: its scores, running maxima and weights stay on the stack.
+constexpr int64_t kOnlinePiece = 64;
+
+// One row's accumulator columns [0, 8 NV) over a piece of n keys: rescaled by c[j] where the
+// maximum rose at key j, then one FMA per key, in the reference's order lane by lane. With l,
+// the running sum goes along (l *= c[j] where it rose, l += e[j]): its chain of dependent adds
+// then hides under the FMA chains instead of running alone after them.
+template <int NV>
+void online_values(const float* v, int64_t kv_stride, int64_t n, const float* e, const float* c, uint64_t rose,
+                   float* a, float* l) {
+  __m256 acc[NV];
+  for (int t = 0; t < NV; ++t) acc[t] = _mm256_loadu_ps(a + 8 * t);
+  float li = l != nullptr ? *l : 0.0f;
+  for (int64_t j = 0; j < n; ++j) {
+    if ((rose >> j & 1) != 0) {
+      const __m256 cj = _mm256_set1_ps(c[j]);
+      for (int t = 0; t < NV; ++t) acc[t] = _mm256_mul_ps(acc[t], cj);
+      li *= c[j];
+    }
+    const __m256 ej = _mm256_set1_ps(e[j]);
+    const float* vj = v + j * kv_stride;
+    for (int t = 0; t < NV; ++t) acc[t] = _mm256_fmadd_ps(ej, _mm256_loadu_ps(vj + 8 * t), acc[t]);
+    li += e[j];
+  }
+  for (int t = 0; t < NV; ++t) _mm256_storeu_ps(a + 8 * t, acc[t]);
+  if (l != nullptr) *l = li;
+}
+
+using OnlineValuesFn = void (*)(const float*, int64_t, int64_t, const float*, const float*, uint64_t, float*, float*);
+constexpr OnlineValuesFn kOnlineValues[9] = {nullptr,           online_values<1>, online_values<2>,
+                                             online_values<3>, online_values<4>, online_values<5>,
+                                             online_values<6>, online_values<7>, online_values<8>};
+
+// Lane l of the result: max(carry, s[0], ..., s[l]) (three shift-and-max steps).
+inline __m256 prefix_max8(__m256 s, __m256 carry) {
+  const __m256 low = _mm256_set1_ps(-INFINITY);
+  __m256 x = s;
+  x = _mm256_max_ps(x, _mm256_blend_ps(_mm256_permutevar8x32_ps(x, _mm256_setr_epi32(0, 0, 1, 2, 3, 4, 5, 6)), low, 0x01));
+  x = _mm256_max_ps(x, _mm256_blend_ps(_mm256_permutevar8x32_ps(x, _mm256_setr_epi32(0, 0, 0, 1, 2, 3, 4, 5)), low, 0x03));
+  x = _mm256_max_ps(x, _mm256_blend_ps(_mm256_permutevar8x32_ps(x, _mm256_setr_epi32(0, 0, 0, 0, 0, 1, 2, 3)), low, 0x0F));
+  return _mm256_max_ps(x, carry);
+}
+
+}  // namespace
+
+// Per row and piece of keys: eight keys' dot products at a time (8 chains sharing each load of
+// q, reduced together in the reference's order); per eight keys the running maximum before and
+// after each (a prefix maximum), the keys where it rose (exp for the rescale only if any did)
+// and the weights exp(s - m); then the values 64 columns at a time with the accumulators in
+// registers. The maximum is exact whatever the order it is taken in, so every value equals the
+// reference's key-by-key recurrence.
+void online_attention(const float* q, int64_t q_stride, int64_t n_rows, const float* k, const float* v,
+                      int64_t kv_stride, const int64_t* lo, const int64_t* hi, int64_t dim, float scale, float* m,
+                      float* l, float* acc, int64_t acc_stride) {
+  if (dim % 8 != 0) {
+    ref::online_attention(q, q_stride, n_rows, k, v, kv_stride, lo, hi, dim, scale, m, l, acc, acc_stride);
+    return;
+  }
+  const __m256 vscale = _mm256_set1_ps(scale);
+  for (int64_t i = 0; i < n_rows; ++i) {
+    const float* qi = q + i * q_stride;
+    float* a = acc + i * acc_stride;
+    for (int64_t p0 = lo[i]; p0 < hi[i]; p0 += kOnlinePiece) {
+      const int64_t n = std::min(kOnlinePiece, hi[i] - p0);
+      const int64_t n8 = (n + 7) / 8 * 8;
+      alignas(32) float s[kOnlinePiece], c[kOnlinePiece], e[kOnlinePiece];
+      for (int64_t g = 0; g < n; g += 8) {
+        __m256 lanes[8];
+        const float* kr[8];
+        for (int j = 0; j < 8; ++j) {
+          lanes[j] = _mm256_setzero_ps();
+          kr[j] = k + (p0 + std::min<int64_t>(g + j, n - 1)) * kv_stride;  // past the end: a repeat, unused
+        }
+        for (int64_t d = 0; d < dim; d += 8) {
+          const __m256 qv = _mm256_loadu_ps(qi + d);
+          for (int j = 0; j < 8; ++j) lanes[j] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(kr[j] + d), lanes[j]);
+        }
+        _mm256_store_ps(s + g, _mm256_mul_ps(reduce8_keys_batch(lanes), vscale));
+      }
+      // Lanes past n hold repeats of the last key: they only ever follow the real ones.
+      uint64_t rose = 0;
+      __m256 carry = _mm256_set1_ps(m[i]);
+      float mi = m[i];
+      for (int64_t j = 0; j < n8; j += 8) {
+        const __m256 sv = _mm256_load_ps(s + j);
+        const __m256 after = prefix_max8(sv, carry);
+        const __m256 before = _mm256_blend_ps(_mm256_permutevar8x32_ps(after, _mm256_setr_epi32(0, 0, 1, 2, 3, 4, 5, 6)), carry, 0x01);
+        const int valid = n - j >= 8 ? 0xFF : (1 << (n - j)) - 1;
+        const int up = _mm256_movemask_ps(_mm256_cmp_ps(sv, before, _CMP_GT_OQ)) & valid;
+        if (up != 0) {
+          rose |= static_cast<uint64_t>(up) << j;
+          _mm256_store_ps(c + j, exp_poly(_mm256_sub_ps(before, sv)));
+        }
+        _mm256_store_ps(e + j, exp_poly(_mm256_sub_ps(sv, after)));
+        alignas(32) float lanes[8];
+        _mm256_store_ps(lanes, after);
+        mi = lanes[std::min<int64_t>(n - j, 8) - 1];
+        carry = _mm256_set1_ps(mi);
+      }
+      for (int64_t d0 = 0; d0 < dim; d0 += 64) {
+        const int64_t nv = std::min<int64_t>(64, dim - d0) / 8;
+        kOnlineValues[nv](v + p0 * kv_stride + d0, kv_stride, n, e, c, rose, a + d0, d0 == 0 ? l + i : nullptr);
+      }
+      m[i] = mi;
+    }
+  }
+}
+
+void from_f16(const uint16_t* in, int64_t n, float* out) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, load_h8(in + i));
+  for (; i < n; ++i) out[i] = _cvtsh_ss(in[i]);
+}
+
 void swiglu(float* gate, const float* up, int64_t n) {
   int64_t i = 0;
   const __m256 one = _mm256_set1_ps(1.0f);

@@ -22,6 +22,9 @@ namespace {
 constexpr double kExpPolyRelError = 3e-7;
 // Named bound: a Q8_0 weighted sum in f32 against the same sum in double, relative to sum |w v|.
 constexpr double kQ8WeightedSumRelError = 1e-5;
+// Named bound: online-softmax attention in f32 against softmax(q k * scale) v in double, relative
+// to sum_p p_p |v_p| (f32 sums over a few hundred keys, rescaled as the maximum rises).
+constexpr double kOnlineAttentionRelError = 2e-5;
 
 std::vector<float> f16_values(int64_t n, float scale, std::mt19937& rng) {
   std::normal_distribution<float> d(0.0f, scale);
@@ -356,6 +359,116 @@ TEST(Numerics, WeightedSumQ8_0TwinsAgreeAndEqualTheDequantizedSum) {
         ASSERT_TRUE(same_bits(o1[i], o2[i])) << "dim " << dim << " n " << n << " d " << d << ": " << o1[i] << " vs " << o2[i];
         EXPECT_LE(std::fabs(static_cast<double>(o2[i]) - exact[i]), kQ8WeightedSumRelError * mag[i] + 1e-30) << "dim " << dim << " n " << n << " d " << d;
       }
+    }
+  }
+}
+
+// Keys and values [n, dim] f32 (stride dim + 3, as a widened or strided run), n_rows queries with
+// ranges [lo, hi); scores rise along the keys now and then, so the maximum moves many times.
+struct OnlineCase {
+  int64_t dim, n, n_rows, stride;
+  std::vector<float> q, k, v;
+  std::vector<int64_t> lo, hi;
+  float scale;
+  OnlineCase(int64_t dim_, int64_t n_, int64_t rows, std::mt19937& rng) : dim(dim_), n(n_), n_rows(rows), stride(dim_ + 3) {
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    q.resize(static_cast<size_t>(rows * dim));
+    for (auto& x : q) x = nd(rng);
+    k.resize(static_cast<size_t>(n * stride));
+    v.resize(k.size());
+    for (int64_t p = 0; p < n; ++p) {
+      const float ramp = 1.0f + 3.0f * static_cast<float>(p % 37) / 37.0f;  // scores grow within each stretch
+      for (int64_t d = 0; d < dim; ++d) {
+        k[static_cast<size_t>(p * stride + d)] = nd(rng) * ramp;
+        v[static_cast<size_t>(p * stride + d)] = nd(rng);
+      }
+    }
+    std::uniform_int_distribution<int64_t> pos(0, n);
+    for (int64_t i = 0; i < rows; ++i) {
+      int64_t a = pos(rng), b = pos(rng);
+      if (i == 0) a = 0, b = n;  // one row sees every key
+      lo.push_back(std::min(a, b));
+      hi.push_back(std::max(a, b));
+    }
+    scale = 1.0f / std::sqrt(static_cast<float>(dim));
+  }
+  // Runs the kernel over the keys split at `cuts` (ascending), one call per piece.
+  std::vector<float> run(const NumericKernels& kern, const std::vector<int64_t>& cuts) const {
+    std::vector<float> m(static_cast<size_t>(n_rows), -INFINITY), l(static_cast<size_t>(n_rows), 0.0f);
+    std::vector<float> acc(static_cast<size_t>(n_rows * dim), 0.0f);
+    int64_t p0 = 0;
+    for (size_t c = 0; c <= cuts.size(); ++c) {
+      const int64_t p1 = c < cuts.size() ? cuts[c] : n;
+      std::vector<int64_t> a(lo.size()), b(hi.size());
+      for (size_t i = 0; i < lo.size(); ++i) {
+        a[i] = std::clamp(lo[i], p0, p1);
+        b[i] = std::clamp(hi[i], p0, p1);
+      }
+      kern.online_attention(q.data(), dim, n_rows, k.data(), v.data(), stride, a.data(), b.data(), dim, scale, m.data(),
+                            l.data(), acc.data(), dim);
+      p0 = p1;
+    }
+    for (int64_t i = 0; i < n_rows; ++i) {
+      for (int64_t d = 0; d < dim; ++d) {
+        if (lo[static_cast<size_t>(i)] < hi[static_cast<size_t>(i)]) acc[static_cast<size_t>(i * dim + d)] /= l[static_cast<size_t>(i)];
+      }
+    }
+    return acc;
+  }
+};
+
+TEST(Numerics, OnlineAttentionTwinsAgreeForAnySplitAndMatchSoftmax) {
+  std::mt19937 rng(11);
+  for (const NumericTwin& twin : numeric_kernel_twins()) {
+    SCOPED_TRACE(twin.isa);
+    for (int64_t dim : {8, 20, 64, 72, 128, 256}) {
+      for (int64_t n : {1, 7, 64, 65, 300}) {
+        const OnlineCase c(dim, n, 1 + static_cast<int64_t>(rng() % 8), rng);
+        const auto whole = c.run(*twin.kernels, {});
+        const auto ref = c.run(reference_numeric_kernels(), {});
+        std::vector<int64_t> cuts;
+        for (int64_t p = 1 + static_cast<int64_t>(rng() % 17); p < n; p += 1 + static_cast<int64_t>(rng() % 70)) cuts.push_back(p);
+        const auto split = c.run(*twin.kernels, cuts);
+        for (int64_t i = 0; i < c.n_rows; ++i) {
+          const int64_t lo = c.lo[static_cast<size_t>(i)], hi = c.hi[static_cast<size_t>(i)];
+          if (lo >= hi) continue;
+          // softmax(q k * scale) v in double
+          std::vector<double> sc(static_cast<size_t>(hi - lo));
+          double mx = -INFINITY, sum = 0.0;
+          for (int64_t p = lo; p < hi; ++p) {
+            double dot = 0.0;
+            for (int64_t d = 0; d < dim; ++d) dot += static_cast<double>(c.q[static_cast<size_t>(i * dim + d)]) * static_cast<double>(c.k[static_cast<size_t>(p * c.stride + d)]);
+            sc[static_cast<size_t>(p - lo)] = dot * static_cast<double>(c.scale);
+            mx = std::max(mx, sc[static_cast<size_t>(p - lo)]);
+          }
+          for (auto& x : sc) sum += (x = std::exp(x - mx));
+          for (int64_t d = 0; d < dim; ++d) {
+            double want = 0.0, mag = 0.0;
+            for (int64_t p = lo; p < hi; ++p) {
+              const double term = sc[static_cast<size_t>(p - lo)] / sum * static_cast<double>(c.v[static_cast<size_t>(p * c.stride + d)]);
+              want += term;
+              mag += std::fabs(term);
+            }
+            const auto at = static_cast<size_t>(i * dim + d);
+            ASSERT_TRUE(same_bits(whole[at], ref[at])) << "dim " << dim << " n " << n << " row " << i << " d " << d;
+            ASSERT_TRUE(same_bits(split[at], whole[at])) << "split: dim " << dim << " n " << n << " row " << i << " d " << d;
+            EXPECT_LE(std::fabs(static_cast<double>(whole[at]) - want), kOnlineAttentionRelError * mag) << "dim " << dim << " n " << n << " d " << d;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(Numerics, FromF16TwinsWidenExactly) {
+  std::vector<uint16_t> h;
+  for (uint32_t b = 0; b < 65536; b += 7) h.push_back(static_cast<uint16_t>(b));
+  for (const NumericTwin& twin : numeric_kernel_twins()) {
+    std::vector<float> out(h.size());
+    twin.kernels->from_f16(h.data(), static_cast<int64_t>(h.size()), out.data());
+    for (size_t i = 0; i < h.size(); ++i) {
+      const float want = fp16_to_f32(h[i]);
+      ASSERT_TRUE(same_bits(out[i], want) || (std::isnan(out[i]) && std::isnan(want))) << twin.isa << " " << h[i];
     }
   }
 }
