@@ -23,7 +23,8 @@ double peak_rss_bytes() {
 }
 
 double kv_bytes_per_token_estimate(const ModelConfig& c, KvType type) {
-  const double bytes_per_value = type == KvType::kQ8_0 ? 34.0 / 32.0 : 2.0;  // q8_0: f16 scale + 32 int8 per block
+  // q8_0: f16 scale + 32 int8 per block
+  const double bytes_per_value = type == KvType::kQ8_0 ? 34.0 / 32.0 : type == KvType::kF32 ? 4.0 : 2.0;
   return 2.0 * static_cast<double>(c.n_layer) * static_cast<double>(c.kv_dim()) * bytes_per_value;
 }
 
@@ -62,7 +63,7 @@ std::string memory_markdown(const MemoryReport& r) {
   s += fmt::format("| weights (file tensors) | {:.1f} MB | {} |\n", mb(r.weight_bytes), pct(r.weight_bytes, r.ram_bytes, 2));
   // KB here are 1024 bytes, as KV sizes are usually quoted (TinyLlama: 22 x 2 x 256 x 2 B = 22.0 KB).
   s += fmt::format("| KV per token, computed (2 x layers x kv_dim x {}) | {:.1f} KB ({:.0f} B) | - |\n",
-                   r.kv_type == KvType::kQ8_0 ? "34/32 B, q8_0" : "2 B, f16", r.kv_bytes_per_token_est / 1024.0,
+                   r.kv_type == KvType::kQ8_0 ? "34/32 B, q8_0" : r.kv_type == KvType::kF32 ? "4 B, f32" : "2 B, f16", r.kv_bytes_per_token_est / 1024.0,
                    r.kv_bytes_per_token_est);
   s += fmt::format("| KV per token, measured (allocated cache / context) | {:.1f} KB ({:.0f} B) | - |\n", per_tok / 1024.0, per_tok);
   s += fmt::format("| peak RSS of this process | {:.1f} MB | {} |\n\n", mb(r.peak_rss_bytes), pct(r.peak_rss_bytes, r.ram_bytes, 2));

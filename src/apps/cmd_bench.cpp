@@ -34,6 +34,7 @@ struct SpeedArgs {
   int64_t gen = 128;
   int reps = 5;
   KvType kv_type = KvType::kF16;
+  AttentionMode attention = AttentionMode::kExact;
   bool json = false;
   bool roofline = false;
   bool vs_llamacpp = false;
@@ -94,6 +95,7 @@ nlohmann::json speed_json(const ModelSummary& m, const std::string& backend, int
 
 void run_speed(const SpeedArgs& a) {
   LoadedModel m = load_everything(a.model, a.threads, std::max<int64_t>(a.prompt, 1));
+  m.model->set_attention_mode(a.attention);
   SpeedOptions o;
   o.prompt_tokens = a.prompt;
   o.gen_tokens = a.gen;
@@ -126,7 +128,8 @@ void run_speed(const SpeedArgs& a) {
     }
     return 0.0;
   };
-  const std::string backend = std::string("CPU (") + isa_name() + ")";
+  const bool online = a.attention == AttentionMode::kOnline || a.kv_type == KvType::kF32;
+  const std::string backend = std::string("CPU (") + isa_name() + (online ? ", online attention)" : ")");
   // How close each test came to this machine's limits: tg against read bandwidth (bytes per
   // token), pp against the int8 peak (operations per token at the prompt's mean context).
   std::vector<std::string> notes;
@@ -219,12 +222,14 @@ void run_memory(const MemoryArgs& a) {
 struct BatchArgs {
   std::string model;
   BatchBenchOptions options;
+  AttentionMode attention = AttentionMode::kExact;
   int threads = 1;
   bool json = false;
 };
 
 void run_batch(const BatchArgs& a) {
   LoadedModel m = load_everything(a.model, a.threads, a.options.max_batched_tokens);
+  m.model->set_attention_mode(a.attention);
   const auto points = run_batch_bench(*m.model, *m.tokenizer, a.options);
   if (a.json) {
     std::printf("%s\n", batch_json(points).dump(2).c_str());
@@ -339,6 +344,7 @@ void add_bench_commands(CLI::App& app) {
   sp->add_flag("--json", speed.json, "JSON instead of the Markdown table");
   add_threads_flag(sp, speed.threads);
   add_kv_type_flag(sp, speed.kv_type);
+  add_attention_flag(sp, speed.attention);
   sp->add_flag("--roofline", speed.roofline, "Also measure this machine's limits and report the fraction reached");
   sp->add_flag("--vs-llamacpp", speed.vs_llamacpp,
                "Also run llama.cpp (llama-cpp-python) on the same GGUF and settings and add its columns");
@@ -372,6 +378,7 @@ void add_bench_commands(CLI::App& app) {
   ba->add_option("--max-batched-tokens", batch.options.max_batched_tokens, "Tokens per engine step")->check(CLI::Range(1, 8192));
   ba->add_flag("--json", batch.json, "JSON instead of Markdown");
   add_kv_type_flag(ba, batch.options.kv_type);
+  add_attention_flag(ba, batch.attention);
   add_threads_flag(ba, batch.threads);
   ba->callback([] { run_batch(batch); });
 

@@ -22,6 +22,7 @@ struct GenerateFlags {
   bool chat = false;
   bool json = false;
   KvType kv_type = KvType::kF16;
+  AttentionMode attention = AttentionMode::kExact;
   std::vector<std::string> stop;
   SamplingParams sampling;
 };
@@ -39,6 +40,7 @@ void add_sampling_flags(CLI::App* cmd, GenerateFlags& f) {
   cmd->add_option("--stop", f.stop, "Stop string (repeatable)");
   cmd->add_option("-c,--ctx", f.ctx, "Context length in tokens")->check(CLI::Range(16, 1 << 20));
   add_kv_type_flag(cmd, f.kv_type);
+  add_attention_flag(cmd, f.attention);
   add_threads_flag(cmd, f.threads);
 }
 
@@ -55,6 +57,7 @@ void print_summary(const LoadedModel& m, const GenerateResult& r) {
 
 void run_command(const GenerateFlags& f) {
   LoadedModel m = load_everything(f.model, f.threads, 512);
+  m.model->set_attention_mode(f.attention);
   const int64_t ctx = std::min<int64_t>(f.ctx, m.model->config().n_ctx_train);
   std::string text = f.prompt;
   if (f.chat) text = ChatTemplate::detect(m.tokenizer->vocab().chat_template).apply({{"user", f.prompt}}, true);
@@ -99,6 +102,7 @@ void run_command(const GenerateFlags& f) {
 
 void chat_command(const GenerateFlags& f) {
   LoadedModel m = load_everything(f.model, f.threads, 512);
+  m.model->set_attention_mode(f.attention);
   const ChatTemplate tmpl = ChatTemplate::detect(m.tokenizer->vocab().chat_template);
   const int64_t ctx = std::min<int64_t>(f.ctx, m.model->config().n_ctx_train);
   std::fprintf(stderr, "chat template: %s; context %lld tokens. Empty line or Ctrl-D ends.\n", tmpl.family_name(),

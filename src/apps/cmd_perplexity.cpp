@@ -18,11 +18,13 @@ struct PerplexityFlags {
   int threads = 1;
   bool compare_kl = false;
   KvType kv_type = KvType::kF16;
+  AttentionMode attention = AttentionMode::kExact;
 };
 
 void perplexity_command(const PerplexityFlags& f) {
   if (f.text_file.empty() && f.kl_base_in.empty()) fail("give -f TEXT (or --kl-divergence-base FILE --kl-divergence)");
   LoadedModel m = load_everything(f.model, f.threads, f.ctx);
+  m.model->set_attention_mode(f.attention);
   const std::string text = f.text_file.empty() ? std::string() : read_text_file(f.text_file);
   PerplexityOptions opt;
   opt.n_ctx = f.ctx;
@@ -30,8 +32,9 @@ void perplexity_command(const PerplexityFlags& f) {
   opt.kl_base_out = f.kl_base_out;
   opt.kl_base_in = f.kl_base_in;
   opt.kv_type = f.kv_type;
-  std::fprintf(stderr, "perplexity: ctx %lld, threads %d, KV %s\n", static_cast<long long>(f.ctx), m.pool->num_threads(),
-               std::string(kv_type_name(f.kv_type)).c_str());
+  const bool online = f.attention == AttentionMode::kOnline || f.kv_type == KvType::kF32;
+  std::fprintf(stderr, "perplexity: ctx %lld, threads %d, KV %s, %s attention\n", static_cast<long long>(f.ctx),
+               m.pool->num_threads(), std::string(kv_type_name(f.kv_type)).c_str(), online ? "online" : "exact");
   const PerplexityResult r = compute_perplexity(*m.model, *m.tokenizer, text, opt, [](int64_t chunk, double ppl) {
     std::printf("[%lld]%.4f,", static_cast<long long>(chunk), ppl);
     std::fflush(stdout);
@@ -66,6 +69,7 @@ void add_perplexity_command(CLI::App& app) {
   cmd->add_option("-c,--ctx", f->ctx, "Tokens per chunk")->check(CLI::Range(16, 8192));
   cmd->add_option("--chunks", f->chunks, "Most chunks to evaluate (default: all)")->check(CLI::Range(1, 1 << 20));
   add_kv_type_flag(cmd, f->kv_type);
+  add_attention_flag(cmd, f->attention);
   cmd->add_option("--kl-divergence-base", f->kl_base_out, "Write (or, with --kl-divergence, read) a base log-prob file");
   cmd->add_flag("--kl-divergence", f->compare_kl, "Compare against the --kl-divergence-base file instead of writing it");
   add_threads_flag(cmd, f->threads);

@@ -19,6 +19,7 @@ namespace ts {
 namespace {
 
 struct SweepArgs {
+  AttentionMode attention = AttentionMode::kExact;
   std::string model;
   int threads = 1;
   std::vector<int64_t> contexts = {512, 1024, 2048, 4096};
@@ -75,6 +76,7 @@ void run_sweep_command(const SweepArgs& a) {
   for (int64_t c : a.contexts) largest_prompt = std::max(largest_prompt, c - a.gen);
   // Prompts go through in chunks of at most 512 tokens: activation buffers stay bounded.
   LoadedModel m = load_everything(a.model, a.threads, std::min<int64_t>(largest_prompt, 512));
+  m.model->set_attention_mode(a.attention);
   SweepOptions o;
   o.contexts = a.contexts;
   o.gen_tokens = a.gen;
@@ -94,6 +96,7 @@ void add_sweep_command(CLI::App& app) {
   s->add_option("--gen", args.gen, "Generated tokens per context (the prompt is ctx - gen)")->check(CLI::Range(1, 65536));
   s->add_option("--out", args.out, "Directory for sweep.csv, the PNG plots and report.md")->required();
   s->add_flag("--no-plots", args.no_plots, "CSV and report only");
+  add_attention_flag(s, args.attention);
   s->add_flag("--vs-llamacpp", args.vs_llamacpp,
               "Also sweep llama.cpp (llama-cpp-python) on the same GGUF: vs_llamacpp.csv and a report section");
   add_threads_flag(s, args.threads);

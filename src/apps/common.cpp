@@ -55,8 +55,16 @@ void add_threads_flag(CLI::App* cmd, int& threads) {
 void add_kv_type_flag(CLI::App* cmd, KvType& type) {
   cmd->add_option_function<std::string>(
          "--kv-type", [&type](const std::string& s) { type = parse_kv_type(s); },
-         "KV cache element type: f16 (default, as llama.cpp) or q8_0 (47% smaller, small rounding error)")
-      ->check(CLI::IsMember({"f16", "q8_0"}));
+         "KV cache element type: f16 (default, as llama.cpp), q8_0 (47% smaller, small rounding error) or f32 (twice f16, no rounding)")
+      ->check(CLI::IsMember({"f16", "q8_0", "f32"}));
+}
+
+void add_attention_flag(CLI::App* cmd, AttentionMode& mode) {
+  cmd->add_option_function<std::string>(
+         "--attention", [&mode](const std::string& s) { mode = s == "online" ? AttentionMode::kOnline : AttentionMode::kExact; },
+         "exact (default: softmax over whole score rows, llama.cpp's arithmetic bit for bit) or online (one tiled "
+         "pass with an online softmax, as flash attention; f32 throughout; always used with --kv-type f32)")
+      ->check(CLI::IsMember({"exact", "online"}));
 }
 
 std::string read_text_file(const std::string& path) {

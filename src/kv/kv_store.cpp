@@ -6,17 +6,19 @@
 
 namespace ts {
 
-std::string_view kv_type_name(KvType t) { return t == KvType::kQ8_0 ? "q8_0" : "f16"; }
+std::string_view kv_type_name(KvType t) { return t == KvType::kQ8_0 ? "q8_0" : t == KvType::kF32 ? "f32" : "f16"; }
 
 KvType parse_kv_type(std::string_view name) {
   if (name == "f16") return KvType::kF16;
   if (name == "q8_0") return KvType::kQ8_0;
-  fail("KV cache type '{}' is not one of f16, q8_0", name);
+  if (name == "f32") return KvType::kF32;
+  fail("KV cache type '{}' is not one of f16, q8_0, f32", name);
 }
 
 int64_t kv_row_bytes(KvType t, int64_t kv_dim, int64_t head_dim) {
   if (kv_dim <= 0 || head_dim < 0) fail("KV rows of {} values ({} per head) are not possible", kv_dim, head_dim);
   if (t == KvType::kF16) return kv_dim * static_cast<int64_t>(sizeof(uint16_t));
+  if (t == KvType::kF32) return kv_dim * static_cast<int64_t>(sizeof(float));
   if (kv_dim % kQK != 0 || head_dim == 0 || head_dim % kQK != 0) {
     fail("a q8_0 KV cache needs kv_dim ({}) and head_dim ({}) to be multiples of {}", kv_dim, head_dim, kQK);
   }

@@ -14,10 +14,11 @@ namespace ts {
 enum class KvType {
   kF16,   // IEEE half bits, as llama.cpp's default cache holds them
   kQ8_0,  // Q8_0 blocks of 32 values (34 bytes): 47% less memory, a small rounding error
+  kF32,   // f32 values as computed: twice f16's memory, no rounding (attended with the online softmax)
 };
 
 std::string_view kv_type_name(KvType t);
-// "f16" or "q8_0"; throws naming the text otherwise.
+// "f16", "q8_0" or "f32"; throws naming the text otherwise.
 KvType parse_kv_type(std::string_view name);
 // Bytes one row of kv_dim values takes; throws if the type cannot hold such rows (Q8_0 needs
 // kv_dim and head_dim to be multiples of 32, so no block straddles two heads; head_dim 0 means

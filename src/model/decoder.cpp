@@ -223,6 +223,9 @@ void Decoder::kv_update(std::span<const SeqChunk> chunks, KvStore& kv, int64_t i
       if (kv.type() == KvType::kQ8_0) {
         quantize_activations_q8_0(k_.data() + t * kv_dim, reinterpret_cast<BlockQ8_0*>(k_dst), kv_dim);
         quantize_activations_q8_0(v_.data() + t * kv_dim, reinterpret_cast<BlockQ8_0*>(v_dst), kv_dim);
+      } else if (kv.type() == KvType::kF32) {
+        std::memcpy(k_dst, k_.data() + t * kv_dim, static_cast<size_t>(kv_dim) * sizeof(float));
+        std::memcpy(v_dst, v_.data() + t * kv_dim, static_cast<size_t>(kv_dim) * sizeof(float));
       } else {
         numeric_kernels().to_f16(k_.data() + t * kv_dim, kv_dim, reinterpret_cast<uint16_t*>(k_dst));
         numeric_kernels().to_f16(v_.data() + t * kv_dim, kv_dim, reinterpret_cast<uint16_t*>(v_dst));
@@ -258,6 +261,7 @@ void Decoder::for_each_attention_job(std::span<const SeqChunk> chunks, F&& f) {
 // keep the order (and bits) of the unmasked walk.
 void Decoder::attention(std::span<const SeqChunk> chunks, const KvStore& kv, int64_t il, float kq_scale, int64_t window) {
   perf::Zone zone("attention", il);
+  if (attention_mode() == AttentionMode::kOnline || kv.type() == KvType::kF32) return attention_online(chunks, kv, il, kq_scale, window);
   if (kv.type() == KvType::kQ8_0) return attention_q8_0(chunks, kv, il, kq_scale, window);
   const ModelConfig& c = cfg_;
   const NumericKernels& ak = numeric_kernels();
@@ -324,6 +328,81 @@ void Decoder::attention_q8_0(std::span<const SeqChunk> chunks, const KvStore& kv
       std::fill(row, row + first_key, -std::numeric_limits<float>::infinity());
       ak.softmax(row, n_keys);
       ak.weighted_sum_q8_0(row, values, first_key, n_keys, c.head_dim, attn_.data() + t * c.q_dim() + h * c.head_dim);
+    }
+  });
+}
+
+// attention() in one pass per job with an online softmax (NumericKernels::online_attention): a
+// run of keys and values is widened to f32 once (f16, Q8_0) or read in place (f32), and every
+// row of the job passes over it; no row of scores is kept, and the queries stay f32. Where the
+// runs end does not change a bit (the recurrence goes key by key), so a token's output does not
+// depend on batching, paging or block size.
+void Decoder::attention_online(std::span<const SeqChunk> chunks, const KvStore& kv, int64_t il, float kq_scale,
+                               int64_t window) {
+  const ModelConfig& c = cfg_;
+  const NumericKernels& ak = numeric_kernels();
+  const int64_t D = c.head_dim;
+  const int64_t group = c.n_head / c.n_head_kv;
+  const KvType type = kv.type();
+  const int64_t head_bytes = type == KvType::kQ8_0 ? D / kQK * static_cast<int64_t>(sizeof(BlockQ8_0))
+                                                   : D * static_cast<int64_t>(type == KvType::kF32 ? sizeof(float) : sizeof(uint16_t));
+  // Keys per run: a widened run of keys or values is at most 16 KiB.
+  constexpr int64_t kRunFloats = 4096;
+  const int64_t run = std::clamp<int64_t>(kRunFloats / D, 1, 64);
+  for_each_attention_job(chunks, [&](const AttnJob& job, const QueryBlock& qb, const SeqChunk& ch, float*) {
+    const int64_t rows = job.rows(qb);
+    const PagedBytes keys = kv.k_rows(il, ch.block_table, (job.head0 / group) * head_bytes);
+    const PagedBytes values = kv.v_rows(il, ch.block_table, (job.head0 / group) * head_bytes);
+    int64_t first_key[kQueryBlock], n_keys[kQueryBlock], lo[kQueryBlock], hi[kQueryBlock];
+    float m[kQueryBlock], l[kQueryBlock];
+    float acc[kQueryBlock * kMaxHeadDim];  // [rows, D]
+    int64_t p_begin = INT64_MAX, p_end = 0;
+    for (int64_t i = 0; i < rows; ++i) {
+      n_keys[i] = pos_[static_cast<size_t>(job.token(qb, i))] + 1;
+      first_key[i] = window > 0 ? std::max<int64_t>(0, n_keys[i] - window) : 0;
+      p_begin = std::min(p_begin, first_key[i]);
+      p_end = std::max(p_end, n_keys[i]);
+      m[i] = -std::numeric_limits<float>::infinity();
+      l[i] = 0.0f;
+      std::fill(acc + i * D, acc + (i + 1) * D, 0.0f);
+    }
+    // Rows are consecutive tokens of one head (q_dim apart) or consecutive heads of one token.
+    const int64_t row_stride = job.n_heads > 1 ? D : c.q_dim();
+    const int64_t first = job.token(qb, 0) * c.q_dim() + job.head0 * D;
+    alignas(32) float k_run[kRunFloats], v_run[kRunFloats];  // [run, D] widened keys and values
+    for (int64_t p0 = p_begin; p0 < p_end;) {
+      // Widened runs gather rows across KV blocks; f32 rows are read in place, so their runs end at blocks.
+      const int64_t p1 = type == KvType::kF32 ? std::min({p0 + run, p_end, p0 + keys.rows_left_in_block(p0)})
+                                              : std::min(p0 + run, p_end);
+      const float *k = k_run, *v = v_run;
+      int64_t stride = D;
+      if (type == KvType::kF32) {  // rows of a block are contiguous
+        k = reinterpret_cast<const float*>(keys.row(p0));
+        v = reinterpret_cast<const float*>(values.row(p0));
+        stride = keys.row_stride / static_cast<int64_t>(sizeof(float));
+      } else {
+        for (int64_t p = p0; p < p1; ++p) {
+          float* kd = k_run + (p - p0) * D;
+          float* vd = v_run + (p - p0) * D;
+          if (type == KvType::kQ8_0) {
+            dequantize_row(DType::Q8_0, keys.row(p), kd, D);
+            dequantize_row(DType::Q8_0, values.row(p), vd, D);
+          } else {
+            ak.from_f16(reinterpret_cast<const uint16_t*>(keys.row(p)), D, kd);
+            ak.from_f16(reinterpret_cast<const uint16_t*>(values.row(p)), D, vd);
+          }
+        }
+      }
+      for (int64_t i = 0; i < rows; ++i) {
+        lo[i] = std::clamp(first_key[i], p0, p1) - p0;
+        hi[i] = std::clamp(n_keys[i], p0, p1) - p0;
+      }
+      ak.online_attention(q_.data() + first, row_stride, rows, k, v, stride, lo, hi, D, kq_scale, m, l, acc, D);
+      p0 = p1;
+    }
+    for (int64_t i = 0; i < rows; ++i) {
+      float* out = attn_.data() + first + i * row_stride;
+      for (int64_t d = 0; d < D; ++d) out[d] = acc[i * D + d] / l[i];
     }
   });
 }

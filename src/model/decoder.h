@@ -118,6 +118,8 @@ class Decoder : public Model {
   void for_each_attention_job(std::span<const SeqChunk> chunks, F&& f);
   // attention() over a Q8_0 KV store.
   void attention_q8_0(std::span<const SeqChunk> chunks, const KvStore& kv, int64_t il, float kq_scale, int64_t window);
+  // attention() with an online softmax (AttentionMode::kOnline, and any f32 KV store).
+  void attention_online(std::span<const SeqChunk> chunks, const KvStore& kv, int64_t il, float kq_scale, int64_t window);
 
   // cos/sin tables of the current batch's positions, made on first use in a forward pass and
   // shared by its layers; two, for models whose layers alternate two RoPE bases (Gemma 3).

@@ -11,6 +11,12 @@
 namespace ts {
 namespace gguf { class GgufFile; }
 
+// How attention turns a query's scores into weights; both read the same cached keys and values.
+enum class AttentionMode {
+  kExact,   // softmax over the query's whole row of scores: llama.cpp's default arithmetic, bit for bit
+  kOnline,  // one tiled pass with an online softmax (flash attention's recurrence), all in f32
+};
+
 struct ModelOptions {
   int64_t max_batch = 512;  // most tokens one forward call takes (buffers are sized for it)
 };
@@ -69,6 +75,10 @@ class Model {
   // Debugging and analysis hook; nullptr (the default) costs one branch per tap point.
   void set_tap(TensorTap* tap) { tap_ = tap; }
 
+  // kExact by default. A KV cache of f32 rows is always attended with kOnline.
+  void set_attention_mode(AttentionMode mode) { attention_ = mode; }
+  AttentionMode attention_mode() const { return attention_; }
+
  protected:
   void tap(const char* name, int64_t layer, const float* data, int64_t rows, int64_t cols) const {
     if (tap_ != nullptr) tap_->on_tensor(name, layer, data, rows, cols);
@@ -77,6 +87,7 @@ class Model {
  private:
   [[noreturn]] static void fail_positions(int64_t pos0, int64_t n, int64_t n_ctx);
   TensorTap* tap_ = nullptr;
+  AttentionMode attention_ = AttentionMode::kExact;
 };
 
 // Builds the model for the file's general.architecture; throws if the architecture is unknown.

@@ -69,6 +69,12 @@ TEST_F(Cli, BadFlagsAreNamed) {
   r = run("synth --preset huge -o /tmp/x.gguf");
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.output.find("unknown preset 'huge'"), std::string::npos) << r.output;
+  r = run("run -m " + model_ + " -p hi -n 2 --attention fast");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("--attention"), std::string::npos) << r.output;
+  r = run("run -m " + model_ + " -p hi -n 2 --kv-type f64");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("--kv-type"), std::string::npos) << r.output;
 }
 
 TEST_F(Cli, MalformedModelFileIsRejected) {
@@ -86,6 +92,16 @@ TEST_F(Cli, TokenizeFollowsLlamaTokenizeConventions) {
   EXPECT_EQ(r.output, "[1, 15043, 3186]\n");
   r = run("tokenize -m " + kVocab + " -p \"Hello world\" --ids --no-bos");
   EXPECT_EQ(r.output, "[15043, 3186]\n");
+}
+
+// Every KV type and attention mode generates; greedy text from the online softmax over an f32
+// cache may differ from the exact f16 one only by rounding, so only its shape is checked here.
+TEST_F(Cli, RunWithEachKvTypeAndAttention) {
+  for (const char* flags : {"--kv-type f32", "--attention online", "--kv-type q8_0 --attention online"}) {
+    const Result r = run("run -m " + model_ + " -p \"Hello\" -n 4 --temp 0 --json -t 2 " + flags);
+    EXPECT_EQ(r.status, 0) << flags << ": " << r.output;
+    EXPECT_NE(r.output.find("\"tokens\""), std::string::npos) << flags;
+  }
 }
 
 TEST_F(Cli, RunJsonAndInspect) {

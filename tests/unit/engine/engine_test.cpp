@@ -161,7 +161,9 @@ TEST_F(EngineTest, PromptChunkingDoesNotChangeTheResult) {
 }
 
 // Bit level: a prompt run as chunks of 10, 10 and 1 tokens through scattered blocks, batched
-// with another sequence's prompt and decode steps, gives exactly the logits of one call alone.
+// with another sequence's prompt and decode steps, gives exactly the logits of one call alone;
+// with either attention and every KV type (the online softmax's runs end at the 16-row blocks
+// here and at 64 keys in the contiguous cache: that must not change a bit either).
 TEST_F(EngineTest, BatchedChunksGiveBitIdenticalLogits) {
   // F32 weights: no activation quantization to absorb a difference in summation order.
   const std::string path = temp_model_path("ts_engine_tiny_f32");
@@ -172,24 +174,85 @@ TEST_F(EngineTest, BatchedChunksGiveBitIdenticalLogits) {
   const ModelConfig& c = model.config();
   const auto V = static_cast<size_t>(c.n_vocab);
   const auto a = prompt(21, 8), b = prompt(12, 9);
-  std::vector<float> want(V), got(2 * V);
-  {
-    KvCache kv(c, 32);
-    model.forward(a.data(), 21, 0, kv, want.data(), false);
+  const std::pair<KvType, AttentionMode> setups[] = {{KvType::kF16, AttentionMode::kExact},
+                                                     {KvType::kF16, AttentionMode::kOnline},
+                                                     {KvType::kQ8_0, AttentionMode::kOnline},
+                                                     {KvType::kF32, AttentionMode::kExact}};  // f32: online anyway
+  for (const auto& [type, mode] : setups) {
+    SCOPED_TRACE(std::string(kv_type_name(type)) + (mode == AttentionMode::kOnline ? " online" : " exact"));
+    model.set_attention_mode(mode);
+    std::vector<float> want(V), got(2 * V);
+    {
+      KvCache kv(c, 100, type);
+      model.forward(a.data(), 21, 0, kv, want.data(), false);
+    }
+    KvStore store(c.n_layer, c.kv_dim(), 16, 6, type, c.head_dim);
+    const int32_t table_a[2] = {4, 1}, table_b[2] = {0, 5};
+    const int32_t b_next[2] = {17, 23};
+    // step 1: a[0..10) (no logits) + all of b
+    SeqChunk s1[2] = {{a.data(), 10, 0, table_a, 2, LogitRows::kNone, 21}, {b.data(), 12, 0, table_b, 2, LogitRows::kLast, 12}};
+    model.forward_batch(s1, store, got.data());
+    // step 2: b decodes a token, then a[10..20)
+    SeqChunk s2[2] = {{&b_next[0], 1, 12, table_b, 2, LogitRows::kLast, 12}, {a.data() + 10, 10, 10, table_a, 2, LogitRows::kNone, 21}};
+    model.forward_batch(s2, store, got.data());
+    // step 3: a's last prompt token alone in its chunk, next to b's decode
+    SeqChunk s3[2] = {{&b_next[1], 1, 13, table_b, 2, LogitRows::kLast, 12}, {a.data() + 20, 1, 20, table_a, 2, LogitRows::kLast, 21}};
+    model.forward_batch(s3, store, got.data());
+    EXPECT_EQ(std::memcmp(got.data() + V, want.data(), V * sizeof(float)), 0) << "a's logits differ from the unbatched run";
   }
-  KvStore store(c.n_layer, c.kv_dim(), 16, 6);
-  const int32_t table_a[2] = {4, 1}, table_b[2] = {0, 5};
-  const int32_t b_next[2] = {17, 23};
-  // step 1: a[0..10) (no logits) + all of b
-  SeqChunk s1[2] = {{a.data(), 10, 0, table_a, 2, LogitRows::kNone, 21}, {b.data(), 12, 0, table_b, 2, LogitRows::kLast, 12}};
-  model.forward_batch(s1, store, got.data());
-  // step 2: b decodes a token, then a[10..20)
-  SeqChunk s2[2] = {{&b_next[0], 1, 12, table_b, 2, LogitRows::kLast, 12}, {a.data() + 10, 10, 10, table_a, 2, LogitRows::kNone, 21}};
-  model.forward_batch(s2, store, got.data());
-  // step 3: a's last prompt token alone in its chunk, next to b's decode
-  SeqChunk s3[2] = {{&b_next[1], 1, 13, table_b, 2, LogitRows::kLast, 12}, {a.data() + 20, 1, 20, table_a, 2, LogitRows::kLast, 21}};
-  model.forward_batch(s3, store, got.data());
-  EXPECT_EQ(std::memcmp(got.data() + V, want.data(), V * sizeof(float)), 0) << "a's logits differ from the unbatched run";
+  model.set_attention_mode(AttentionMode::kExact);
+}
+
+// The two attentions differ only in rounding: the exact one rounds queries and weights to f16
+// as llama.cpp does, the online one keeps f32. Their outputs at the first layer, where both
+// see the same queries, keys and values, agree to about f16's precision; the logits stay close.
+constexpr double kOnlineVsExactAttnRel = 2e-3;   // max |difference| / max |exact output|, layer 0
+constexpr double kOnlineVsExactLogitAbs = 5e-3;  // max |logit difference| after both layers
+
+TEST_F(EngineTest, OnlineAttentionAgreesWithExactToF16Precision) {
+  const std::string path = temp_model_path("ts_engine_tiny_f32_attn");
+  write_synth_model(synth_preset("tiny"), DType::F32, std::string(TS_SHARED_DIR) + "/testdata/vocab/ggml-vocab-llama-spm.gguf", 5, path);
+  LoadedModel loaded = load_everything(path, 2, 64);
+  std::filesystem::remove(path);
+  Model& model = *loaded.model;
+  const ModelConfig& c = model.config();
+  struct Layer0Attention : TensorTap {
+    std::vector<float> out;
+    void on_tensor(const char* name, int64_t layer, const float* data, int64_t rows, int64_t cols) override {
+      if (layer == 0 && std::string(name) == "kqv_out") out.assign(data, data + rows * cols);
+    }
+  };
+  const auto p = prompt(50, 3);
+  auto run = [&](AttentionMode mode, KvType type, Layer0Attention& tap) {
+    model.set_attention_mode(mode);
+    model.set_tap(&tap);
+    KvCache kv(c, 64, type);
+    std::vector<float> logits(static_cast<size_t>(50 * c.n_vocab));
+    model.forward(p.data(), 50, 0, kv, logits.data(), true);
+    model.set_tap(nullptr);
+    return logits;
+  };
+  Layer0Attention exact, online, f32;
+  const auto l_exact = run(AttentionMode::kExact, KvType::kF16, exact);
+  const auto l_online = run(AttentionMode::kOnline, KvType::kF16, online);
+  const auto l_f32 = run(AttentionMode::kOnline, KvType::kF32, f32);
+  model.set_attention_mode(AttentionMode::kExact);
+  ASSERT_EQ(exact.out.size(), static_cast<size_t>(50 * c.q_dim()));
+  double peak = 0.0, d_online = 0.0, d_f32 = 0.0, d_logit = 0.0;
+  for (size_t i = 0; i < exact.out.size(); ++i) {
+    peak = std::max(peak, std::fabs(static_cast<double>(exact.out[i])));
+    d_online = std::max(d_online, std::fabs(static_cast<double>(online.out[i]) - static_cast<double>(exact.out[i])));
+    d_f32 = std::max(d_f32, std::fabs(static_cast<double>(f32.out[i]) - static_cast<double>(exact.out[i])));
+  }
+  for (size_t i = 0; i < l_exact.size(); ++i) {
+    d_logit = std::max(d_logit, std::fabs(static_cast<double>(l_online[i]) - static_cast<double>(l_exact[i])));
+  }
+  std::printf("layer 0 attention, max |online - exact| / max |exact|: %.2e (f16 cache), %.2e (f32 cache); logits %.2e\n",
+              d_online / peak, d_f32 / peak, d_logit);
+  EXPECT_GT(d_online, 0.0);  // the online path is really taken
+  EXPECT_LE(d_online / peak, kOnlineVsExactAttnRel);
+  EXPECT_LE(d_f32 / peak, kOnlineVsExactAttnRel);
+  EXPECT_LE(d_logit, kOnlineVsExactLogitAbs);
 }
 
 TEST_F(EngineTest, SharedPrefixIsReusedAndGivesTheSameText) {
