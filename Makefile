@@ -32,9 +32,11 @@ test: test-release test-sanitize
 test-release: build models checkpoints
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-# Sanitizers slow everything ~10x: the model-level tests (label "model") run in the release pass only.
+# Sanitizers slow everything ~10x: the model-level tests (label "model") run in the release pass
+# only, so the sanitizer build leaves them (and the micro-benchmarks) out.
 test-sanitize: setup
-	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTINYSERVE_SANITIZE=ON
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTINYSERVE_SANITIZE=ON \
+	  -DTINYSERVE_MODEL_TESTS=OFF -DTINYSERVE_BENCH=OFF
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j $(JOBS) -LE model

@@ -121,6 +121,8 @@ struct OnlineCase {
   double ppl_rel, kl, same_top;
 };
 
+std::ostream& operator<<(std::ostream& os, const OnlineCase& c) { return os << c.file << ", " << kv_type_name(c.kv) << " KV"; }
+
 class RealModelOnlineAttention : public ::testing::TestWithParam<OnlineCase> {};
 
 TEST_P(RealModelOnlineAttention, StaysCloseToLlamaCpp) {
