@@ -128,8 +128,7 @@ void run_speed(const SpeedArgs& a) {
     }
     return 0.0;
   };
-  const bool online = a.attention == AttentionMode::kOnline || a.kv_type == KvType::kF32;
-  const std::string backend = std::string("CPU (") + isa_name() + (online ? ", online attention)" : ")");
+  const std::string backend = std::string("CPU (") + isa_name() + (attends_online(a.attention, a.kv_type) ? ", online attention)" : ")");
   // How close each test came to this machine's limits: tg against read bandwidth (bytes per
   // token), pp against the int8 peak (operations per token at the prompt's mean context).
   std::vector<std::string> notes;

@@ -32,7 +32,7 @@ void perplexity_command(const PerplexityFlags& f) {
   opt.kl_base_out = f.kl_base_out;
   opt.kl_base_in = f.kl_base_in;
   opt.kv_type = f.kv_type;
-  const bool online = f.attention == AttentionMode::kOnline || f.kv_type == KvType::kF32;
+  const bool online = attends_online(f.attention, f.kv_type);
   std::fprintf(stderr, "perplexity: ctx %lld, threads %d, KV %s, %s attention\n", static_cast<long long>(f.ctx),
                m.pool->num_threads(), std::string(kv_type_name(f.kv_type)).c_str(), online ? "online" : "exact");
   const PerplexityResult r = compute_perplexity(*m.model, *m.tokenizer, text, opt, [](int64_t chunk, double ppl) {

@@ -29,7 +29,7 @@ Vocab load_vocab(const std::string& path);
 
 // -t/--threads with validation and the default (physical cores available to this process).
 void add_threads_flag(CLI::App* cmd, int& threads);
-// --kv-type f16|q8_0: how the KV cache stores keys and values (default f16).
+// --kv-type f16|q8_0|f32: how the KV cache stores keys and values (default f16).
 void add_kv_type_flag(CLI::App* cmd, KvType& type);
 // --attention exact|online (AttentionMode; an f32 KV cache always uses online).
 void add_attention_flag(CLI::App* cmd, AttentionMode& mode);

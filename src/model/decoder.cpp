@@ -261,7 +261,7 @@ void Decoder::for_each_attention_job(std::span<const SeqChunk> chunks, F&& f) {
 // keep the order (and bits) of the unmasked walk.
 void Decoder::attention(std::span<const SeqChunk> chunks, const KvStore& kv, int64_t il, float kq_scale, int64_t window) {
   perf::Zone zone("attention", il);
-  if (attention_mode() == AttentionMode::kOnline || kv.type() == KvType::kF32) return attention_online(chunks, kv, il, kq_scale, window);
+  if (attends_online(attention_mode(), kv.type())) return attention_online(chunks, kv, il, kq_scale, window);
   if (kv.type() == KvType::kQ8_0) return attention_q8_0(chunks, kv, il, kq_scale, window);
   const ModelConfig& c = cfg_;
   const NumericKernels& ak = numeric_kernels();

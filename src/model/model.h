@@ -17,6 +17,10 @@ enum class AttentionMode {
   kOnline,  // one tiled pass with an online softmax (flash attention's recurrence), all in f32
 };
 
+// Whether attention over a cache of this type runs online: asked for, or an f32 cache (which only
+// the online path reads).
+inline bool attends_online(AttentionMode mode, KvType kv) { return mode == AttentionMode::kOnline || kv == KvType::kF32; }
+
 struct ModelOptions {
   int64_t max_batch = 512;  // most tokens one forward call takes (buffers are sized for it)
 };
