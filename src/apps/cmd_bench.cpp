@@ -35,6 +35,7 @@ struct SpeedArgs {
   int reps = 5;
   KvType kv_type = KvType::kF16;
   AttentionMode attention = AttentionMode::kExact;
+  std::optional<BlockOrder> block_order;  // unset: the architecture's default
   bool json = false;
   bool roofline = false;
   bool vs_llamacpp = false;
@@ -96,6 +97,7 @@ nlohmann::json speed_json(const ModelSummary& m, const std::string& backend, int
 void run_speed(const SpeedArgs& a) {
   LoadedModel m = load_everything(a.model, a.threads, std::max<int64_t>(a.prompt, 1));
   m.model->set_attention_mode(a.attention);
+  apply_block_order(*m.model, a.block_order);
   SpeedOptions o;
   o.prompt_tokens = a.prompt;
   o.gen_tokens = a.gen;
@@ -172,6 +174,7 @@ void run_speed(const SpeedArgs& a) {
       j["efficiency"] = eff;
     }
     j["load_ms"] = m.load_ms;
+    j["block_order"] = m.model->block_order() == BlockOrder::kFastest ? "fastest" : "llamacpp";
     if (ref) {
       j["llamacpp"] = *ref;
       for (auto& t : j["tests"]) {
@@ -222,6 +225,7 @@ struct BatchArgs {
   std::string model;
   BatchBenchOptions options;
   AttentionMode attention = AttentionMode::kExact;
+  std::optional<BlockOrder> block_order;  // unset: the architecture's default
   int threads = 1;
   bool json = false;
 };
@@ -229,6 +233,7 @@ struct BatchArgs {
 void run_batch(const BatchArgs& a) {
   LoadedModel m = load_everything(a.model, a.threads, a.options.max_batched_tokens);
   m.model->set_attention_mode(a.attention);
+  apply_block_order(*m.model, a.block_order);
   const auto points = run_batch_bench(*m.model, *m.tokenizer, a.options);
   if (a.json) {
     std::printf("%s\n", batch_json(points).dump(2).c_str());
@@ -344,6 +349,7 @@ void add_bench_commands(CLI::App& app) {
   add_threads_flag(sp, speed.threads);
   add_kv_type_flag(sp, speed.kv_type);
   add_attention_flag(sp, speed.attention);
+  add_block_order_flag(sp, speed.block_order);
   sp->add_flag("--roofline", speed.roofline, "Also measure this machine's limits and report the fraction reached");
   sp->add_flag("--vs-llamacpp", speed.vs_llamacpp,
                "Also run llama.cpp (llama-cpp-python) on the same GGUF and settings and add its columns");
@@ -378,6 +384,7 @@ void add_bench_commands(CLI::App& app) {
   ba->add_flag("--json", batch.json, "JSON instead of Markdown");
   add_kv_type_flag(ba, batch.options.kv_type);
   add_attention_flag(ba, batch.attention);
+  add_block_order_flag(ba, batch.block_order);
   add_threads_flag(ba, batch.threads);
   ba->callback([] { run_batch(batch); });
 

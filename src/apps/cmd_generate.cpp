@@ -23,6 +23,7 @@ struct GenerateFlags {
   bool json = false;
   KvType kv_type = KvType::kF16;
   AttentionMode attention = AttentionMode::kExact;
+  std::optional<BlockOrder> block_order;  // unset: the architecture's default
   std::vector<std::string> stop;
   SamplingParams sampling;
 };
@@ -41,6 +42,7 @@ void add_sampling_flags(CLI::App* cmd, GenerateFlags& f) {
   cmd->add_option("-c,--ctx", f.ctx, "Context length in tokens")->check(CLI::Range(16, 1 << 20));
   add_kv_type_flag(cmd, f.kv_type);
   add_attention_flag(cmd, f.attention);
+  add_block_order_flag(cmd, f.block_order);
   add_threads_flag(cmd, f.threads);
 }
 
@@ -58,6 +60,7 @@ void print_summary(const LoadedModel& m, const GenerateResult& r) {
 void run_command(const GenerateFlags& f) {
   LoadedModel m = load_everything(f.model, f.threads, 512);
   m.model->set_attention_mode(f.attention);
+  apply_block_order(*m.model, f.block_order);
   const int64_t ctx = std::min<int64_t>(f.ctx, m.model->config().n_ctx_train);
   std::string text = f.prompt;
   if (f.chat) text = ChatTemplate::detect(m.tokenizer->vocab().chat_template).apply({{"user", f.prompt}}, true);
@@ -103,6 +106,7 @@ void run_command(const GenerateFlags& f) {
 void chat_command(const GenerateFlags& f) {
   LoadedModel m = load_everything(f.model, f.threads, 512);
   m.model->set_attention_mode(f.attention);
+  apply_block_order(*m.model, f.block_order);
   const ChatTemplate tmpl = ChatTemplate::detect(m.tokenizer->vocab().chat_template);
   const int64_t ctx = std::min<int64_t>(f.ctx, m.model->config().n_ctx_train);
   std::fprintf(stderr, "chat template: %s; context %lld tokens. Empty line or Ctrl-D ends.\n", tmpl.family_name(),

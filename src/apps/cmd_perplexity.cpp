@@ -19,12 +19,14 @@ struct PerplexityFlags {
   bool compare_kl = false;
   KvType kv_type = KvType::kF16;
   AttentionMode attention = AttentionMode::kExact;
+  std::optional<BlockOrder> block_order;  // unset: the architecture's default
 };
 
 void perplexity_command(const PerplexityFlags& f) {
   if (f.text_file.empty() && f.kl_base_in.empty()) fail("give -f TEXT (or --kl-divergence-base FILE --kl-divergence)");
   LoadedModel m = load_everything(f.model, f.threads, f.ctx);
   m.model->set_attention_mode(f.attention);
+  apply_block_order(*m.model, f.block_order);
   const std::string text = f.text_file.empty() ? std::string() : read_text_file(f.text_file);
   PerplexityOptions opt;
   opt.n_ctx = f.ctx;
@@ -70,6 +72,7 @@ void add_perplexity_command(CLI::App& app) {
   cmd->add_option("--chunks", f->chunks, "Most chunks to evaluate (default: all)")->check(CLI::Range(1, 1 << 20));
   add_kv_type_flag(cmd, f->kv_type);
   add_attention_flag(cmd, f->attention);
+  add_block_order_flag(cmd, f->block_order);
   cmd->add_option("--kl-divergence-base", f->kl_base_out, "Write (or, with --kl-divergence, read) a base log-prob file");
   cmd->add_flag("--kl-divergence", f->compare_kl, "Compare against the --kl-divergence-base file instead of writing it");
   add_threads_flag(cmd, f->threads);

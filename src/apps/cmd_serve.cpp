@@ -28,6 +28,7 @@ struct ServeFlags {
   int64_t block_size = 16;
   KvType kv_type = KvType::kF16;
   AttentionMode attention = AttentionMode::kExact;
+  std::optional<BlockOrder> block_order;  // unset: the architecture's default
 };
 
 void serve_command(const ServeFlags& f) {
@@ -42,6 +43,7 @@ void serve_command(const ServeFlags& f) {
   const std::string key = !f.api_key.empty() ? f.api_key : (std::getenv("TINYSERVE_API_KEY") ? std::getenv("TINYSERVE_API_KEY") : "");
   LoadedModel m = load_everything(f.model, f.threads, f.max_batched_tokens);
   m.model->set_attention_mode(f.attention);
+  apply_block_order(*m.model, f.block_order);
   const ModelConfig& c = m.model->config();
   const int64_t ctx = std::min<int64_t>(f.ctx, c.n_ctx_train > 0 ? c.n_ctx_train : f.ctx);
   EngineConfig ec;
@@ -105,6 +107,7 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--block-size", f->block_size, "Tokens per KV block")->check(CLI::Range(1, 4096));
   add_kv_type_flag(cmd, f->kv_type);
   add_attention_flag(cmd, f->attention);
+  add_block_order_flag(cmd, f->block_order);
   add_threads_flag(cmd, f->threads);
   cmd->callback([f] {
     if (f->max_batched_tokens < f->max_seqs) fail("--max-batched-tokens {} must be at least --max-seqs {}", f->max_batched_tokens, f->max_seqs);

@@ -20,6 +20,7 @@ namespace {
 
 struct SweepArgs {
   AttentionMode attention = AttentionMode::kExact;
+  std::optional<BlockOrder> block_order;  // unset: the architecture's default
   std::string model;
   int threads = 1;
   std::vector<int64_t> contexts = {512, 1024, 2048, 4096};
@@ -77,6 +78,7 @@ void run_sweep_command(const SweepArgs& a) {
   // Prompts go through in chunks of at most 512 tokens: activation buffers stay bounded.
   LoadedModel m = load_everything(a.model, a.threads, std::min<int64_t>(largest_prompt, 512));
   m.model->set_attention_mode(a.attention);
+  apply_block_order(*m.model, a.block_order);
   SweepOptions o;
   o.contexts = a.contexts;
   o.gen_tokens = a.gen;
@@ -97,6 +99,7 @@ void add_sweep_command(CLI::App& app) {
   s->add_option("--out", args.out, "Directory for sweep.csv, the PNG plots and report.md")->required();
   s->add_flag("--no-plots", args.no_plots, "CSV and report only");
   add_attention_flag(s, args.attention);
+  add_block_order_flag(s, args.block_order);
   s->add_flag("--vs-llamacpp", args.vs_llamacpp,
               "Also sweep llama.cpp (llama-cpp-python) on the same GGUF: vs_llamacpp.csv and a report section");
   add_threads_flag(s, args.threads);

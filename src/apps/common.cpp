@@ -67,6 +67,16 @@ void add_attention_flag(CLI::App* cmd, AttentionMode& mode) {
       ->check(CLI::IsMember({"exact", "online"}));
 }
 
+void add_block_order_flag(CLI::App* cmd, std::optional<BlockOrder>& order) {
+  cmd->add_option_function<std::string>(
+         "--block-order",
+         [&order](const std::string& s) { order = s == "llamacpp" ? BlockOrder::kLlamaCpp : BlockOrder::kFastest; },
+         "how quantized products sum their blocks: llamacpp (llama.cpp's arithmetic bit for bit) or fastest (this "
+         "CPU's fastest order; differs only for Q8_0 on AVX2 without AVX-512 VNNI). Default: llamacpp for Gemma 3, "
+         "fastest for the others")
+      ->check(CLI::IsMember({"llamacpp", "fastest"}));
+}
+
 std::string read_text_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) fail("cannot read '{}'", path);

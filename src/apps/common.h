@@ -1,6 +1,7 @@
 #pragma once
 // What the subcommands share: loading a model with its tokenizer, flag validation.
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -33,6 +34,11 @@ void add_threads_flag(CLI::App* cmd, int& threads);
 void add_kv_type_flag(CLI::App* cmd, KvType& type);
 // --attention exact|online (AttentionMode; an f32 KV cache always uses online).
 void add_attention_flag(CLI::App* cmd, AttentionMode& mode);
+// --block-order llamacpp|fastest (BlockOrder); unset keeps the architecture's default.
+void add_block_order_flag(CLI::App* cmd, std::optional<BlockOrder>& order);
+inline void apply_block_order(Model& model, const std::optional<BlockOrder>& order) {
+  if (order) model.set_block_order(*order);
+}
 
 std::string read_text_file(const std::string& path);
 

@@ -38,12 +38,12 @@ size_t act_row_bytes(const WeightMatrix& w) {
 void matmul_packed(const MatmulTarget* targets, size_t count, const float* x, int64_t m, ThreadPool& pool,
                    uint8_t* scratch) {
   const WeightMatrix& w0 = *targets[0].w;
-  const PackedTileFn tile = packed_tile_for(w0.type);
+  const PackedTileFn tile = packed_tile_for(w0.type, w0.order);
   // Pair tiles only where the product is bound by arithmetic: a pair reads its two groups as two
   // weight streams at once, and with one or two activation rows (decode), which leave the
   // product bound by memory, one stream per thread reads faster (Zen 5, 2 threads: Q4_0 decode
   // +6-19%, Q8_0 +19-22%; weights at 99% of the read probe against 75-86% with pairs).
-  const PackedPairTileFn pair_tile = m >= kMinPairTileRows ? packed_pair_tile_for(w0.type) : nullptr;
+  const PackedPairTileFn pair_tile = m >= kMinPairTileRows ? packed_pair_tile_for(w0.type, w0.order) : nullptr;
   const int64_t k = w0.cols;
   const int64_t nb = k / kQK;
   auto* act = reinterpret_cast<BlockQ8S*>(scratch);  // [m, nb]
@@ -187,7 +187,7 @@ void matmul_fused(std::initializer_list<MatmulTarget> targets, const float* x, i
   if (targets.size() == 0 || targets.size() > static_cast<size_t>(kMaxFused)) fail("matmul_fused: {} targets (1..{})", targets.size(), kMaxFused);
   const WeightMatrix& w0 = *targets.begin()->w;
   bool fusable = w0.packed;
-  for (const MatmulTarget& t : targets) fusable = fusable && t.w->packed && t.w->type == w0.type && t.w->cols == w0.cols;
+  for (const MatmulTarget& t : targets) fusable = fusable && t.w->packed && t.w->type == w0.type && t.w->cols == w0.cols && t.w->order == w0.order;
   if (!fusable) {
     for (const MatmulTarget& t : targets) matmul(*t.w, x, m, t.y, pool, scratch, scratch_bytes, row_ctx);
     return;

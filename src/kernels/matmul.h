@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "base/thread_pool.h"
+#include "kernels/packed.h"
 #include "quant/types.h"
 
 namespace ts {
@@ -18,6 +19,7 @@ struct WeightMatrix {
   int64_t cols = 0;        // K: input features
   const uint8_t* data = nullptr;  // [rows, row_bytes(type, cols)], or the packed layout
   bool packed = false;     // data is in the interleaved 8-row layout
+  BlockOrder order = BlockOrder::kLlamaCpp;  // the packed products' block order (row-major: llama.cpp's)
 };
 
 // Owns repacked copies of weight matrices (64-byte aligned), made once at load time.

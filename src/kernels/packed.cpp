@@ -4,17 +4,24 @@
 
 namespace ts {
 
-PackedTileFn reference_packed_tile_for(DType type) {
+bool fastest_differs(DType type, BlockOrder order) {
+  // Only AVX2 without VNNI has a faster Q8_0 order than llama.cpp's; with VPDPBUSD the
+  // llama.cpp-order tiles are already past the integer multiplies' other costs.
+  return order == BlockOrder::kFastest && type == DType::Q8_0 && active_features().avx2 && !active_features().avx512_vnni;
+}
+
+PackedTileFn reference_packed_tile_for(DType type, BlockOrder order) {
   switch (type) {
     case DType::Q4_0: return ref::tile_q4_0;
     case DType::Q4_1: return ref::tile_q4_1;
-    case DType::Q8_0: return ref::tile_q8_0;
+    case DType::Q8_0: return fastest_differs(type, order) ? ref::tile_q8_0_exact : ref::tile_q8_0;
     default: return nullptr;
   }
 }
 
-PackedTileFn packed_tile_for(DType type) {
-  if (!active_features().avx2) return reference_packed_tile_for(type);
+PackedTileFn packed_tile_for(DType type, BlockOrder order) {
+  if (!active_features().avx2) return reference_packed_tile_for(type, order);
+  if (fastest_differs(type, order)) return avx2::tile_q8_0_exact;
   if (active_features().avx512_vnni) {
     switch (type) {
       case DType::Q4_0: return avx512::tile_q4_0;
@@ -31,7 +38,8 @@ PackedTileFn packed_tile_for(DType type) {
   }
 }
 
-PackedPairTileFn packed_pair_tile_for(DType type) {
+PackedPairTileFn packed_pair_tile_for(DType type, BlockOrder order) {
+  if (fastest_differs(type, order)) return nullptr;
   if (active_features().avx512_vnni) {
     switch (type) {
       case DType::Q4_0: return avx512::pair_tile_q4_0;

@@ -33,10 +33,17 @@ void Decoder::load_embeddings(const gguf::GgufFile& f) {
   output_ = has_tensor(f, "output.weight") ? load_matrix(f, "output.weight", c.n_vocab, c.n_embd) : token_embd_;
 }
 
-void Decoder::pack_and_allocate(std::vector<WeightMatrix*> layer_matrices) {
+void Decoder::set_block_order(BlockOrder order) {
+  block_order_ = order;
+  for (WeightMatrix* w : matrices_) w->order = order;
+}
+
+void Decoder::pack_and_allocate(std::vector<WeightMatrix*> layer_matrices, BlockOrder order) {
   const ModelConfig& c = cfg_;
   layer_matrices.push_back(&output_);
   for (WeightMatrix* w : layer_matrices) *w = packed_.pack(*w, pool_);
+  matrices_ = layer_matrices;
+  set_block_order(order);
   const auto B = static_cast<size_t>(max_batch_);
   x_.assign(B * static_cast<size_t>(c.n_embd), 0.0f);
   h_.assign(B * static_cast<size_t>(std::max(c.n_embd, c.q_dim())), 0.0f);

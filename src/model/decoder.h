@@ -21,6 +21,8 @@ class Decoder : public Model {
  public:
   const ModelConfig& config() const override { return cfg_; }
   int64_t max_batch() const override { return max_batch_; }
+  void set_block_order(BlockOrder order) override;
+  BlockOrder block_order() const override { return block_order_; }
 
  protected:
   static constexpr int64_t kMaxHeadDim = 512;
@@ -32,8 +34,8 @@ class Decoder : public Model {
   // Repacks `layer_matrices` and output_ into the interleaved layout the fast kernels read (the
   // embedding table stays as mapped: only single rows of it are looked up), then sizes the
   // activation buffers for max_batch tokens and the matmul scratch for all of them. Call once
-  // every weight is loaded.
-  void pack_and_allocate(std::vector<WeightMatrix*> layer_matrices);
+  // every weight is loaded; `order` is the architecture's default BlockOrder.
+  void pack_and_allocate(std::vector<WeightMatrix*> layer_matrices, BlockOrder order);
 
   // Checks the chunks against the buffers and the store, and lays out per-token positions and
   // chunk indices and the attention jobs. Returns the number of tokens.
@@ -87,6 +89,8 @@ class Decoder : public Model {
   std::vector<float> output_norm_;  // [n_embd]
   std::vector<float> output_norm_b_;  // [n_embd] or empty: the final norm is an RMSNorm
   PackedWeights packed_;            // owns the repacked matrices the layers point into
+  std::vector<WeightMatrix*> matrices_;  // every matrix pack_and_allocate saw, output_ included
+  BlockOrder block_order_ = BlockOrder::kLlamaCpp;
 
   // Activations, preallocated for max_batch_ tokens: no allocation per forward call.
   std::vector<float> x_;     // [max_batch, n_embd] residual stream

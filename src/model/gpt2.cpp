@@ -68,7 +68,8 @@ class Gpt2 final : public Decoder {
     }
     std::vector<WeightMatrix*> matrices;
     for (Gpt2Layer& l : layers_) matrices.insert(matrices.end(), {&l.wqkv, &l.wo, &l.w_up, &l.w_down});
-    pack_and_allocate(std::move(matrices));
+    // As for Llama: no post-norms to magnify a changed rounding order.
+    pack_and_allocate(std::move(matrices), BlockOrder::kFastest);
     qkv_.assign(static_cast<size_t>(max_batch_ * 3 * E), 0.0f);
   }
 

@@ -5,6 +5,7 @@
 #include <span>
 
 #include "base/thread_pool.h"
+#include "kernels/packed.h"
 #include "model/config.h"
 #include "model/kv_cache.h"
 
@@ -82,6 +83,11 @@ class Model {
   // kExact by default. A KV cache of f32 rows is always attended with kOnline.
   void set_attention_mode(AttentionMode mode) { attention_ = mode; }
   AttentionMode attention_mode() const { return attention_; }
+
+  // How the quantized matrix products sum their blocks (kernels/packed.h). Each architecture
+  // picks its default at load; a change applies to later forward calls.
+  virtual void set_block_order(BlockOrder order) { (void)order; }
+  virtual BlockOrder block_order() const { return BlockOrder::kLlamaCpp; }
 
  protected:
   void tap(const char* name, int64_t layer, const float* data, int64_t rows, int64_t cols) const {

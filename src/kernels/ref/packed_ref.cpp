@@ -90,4 +90,24 @@ void tile_q8_0(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_s
   }
 }
 
+// Q8_0 in the Q4_0 twin's order: each block's 32 products summed exactly, one fused
+// multiply-add per block and row.
+void tile_q8_0_exact(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_stride, int n_cols, float* out) {
+  const auto* w = static_cast<const BlockQ8_0x8*>(group);
+  for (int c = 0; c < n_cols; ++c) {
+    const BlockQ8S* a = act + c * act_stride;
+    for (int r = 0; r < kPackRows; ++r) {
+      float acc = 0.0f;
+      for (int64_t b = 0; b < nb; ++b) {
+        int32_t s = 0;
+        for (int st = 0; st < 8; ++st) {
+          for (int m = 0; m < 4; ++m) s += w[b].qs[32 * st + 4 * r + m] * a[b].qs[4 * st + m];
+        }
+        acc = std::fma(static_cast<float>(s), fp16_to_f32(w[b].d[r]) * a[b].d, acc);
+      }
+      out[c * kPackRows + r] = acc;
+    }
+  }
+}
+
 }  // namespace ts::ref

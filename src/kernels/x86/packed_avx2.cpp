@@ -84,10 +84,10 @@ void q4_0(int64_t nb, const BlockQ4_0x8* const* w, const BlockQ8S* act, int64_t 
   }
 }
 
-// Q4_1 and Q8_0 keep llama.cpp's per-lane float order (lane_tree, packed_simd.h). The models
-// these types come in (SmolLM2's Q4_1 layers, Q8_0 output tables) amplify any rounding change
-// into visibly different greedy text, so matching the reference engine bit for bit is worth the
-// extra float work; these kernels take one activation row at a time.
+// Q4_1 and Q8_0 (BlockOrder::kLlamaCpp) keep llama.cpp's per-lane float order (lane_tree,
+// packed_simd.h). Some models (Gemma 3) amplify any rounding change into visibly different
+// results, so matching the reference engine bit for bit is worth the extra float work there;
+// q8_0_exact_cols below is the faster order for the others.
 inline __m256 lane_float(__m256i pairs16, __m256i ones) { return _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs16, ones)); }
 
 void q4_1_col(int64_t nb, const BlockQ4_1x8* w, const BlockQ8S* a, float* out, bool prefetch) {
@@ -145,6 +145,39 @@ void q8_0_cols(int64_t nb, const BlockQ8_0x8* w, const BlockQ8S* act, int64_t st
     }
   }
   for (int c = 0; c < NC; ++c) _mm256_storeu_ps(out + 8 * c, lane_tree(acc[c]));
+}
+
+// Q8_0 for NC activation rows with exact integer block sums (the Q4_0 tiles' order and
+// ref::tile_q8_0_exact's): per block and row the 32 products add up in int32 lanes, one lane per
+// weight row, and only the block's sum is converted and scaled. Per 32 multiply-adds of a row
+// that is the broadcast, VPSIGNB, VPMADDUBSW, VPMADDWD and an integer add, against six vector
+// operations in llama.cpp's per-lane float order (q8_0_cols).
+template <int NC>
+void q8_0_exact_cols(int64_t nb, const BlockQ8_0x8* w, const BlockQ8S* act, int64_t stride, float* out) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc[NC];
+  for (auto& x : acc) x = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    prefetch_ahead(w + b);
+    const BlockQ8S* a[NC];
+    for (int c = 0; c < NC; ++c) a[c] = act + c * stride + b;
+    __m256i s32[NC];
+#pragma GCC unroll 8
+    for (int s = 0; s < 8; ++s) {
+      const __m256i wq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs + 32 * s));
+      const __m256i w_abs = _mm256_sign_epi8(wq, wq);
+#pragma GCC unroll 4
+      for (int c = 0; c < NC; ++c) {
+        const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(w_abs, _mm256_sign_epi8(bcast4(a[c]->qs + 4 * s), wq)), ones);
+        s32[c] = s == 0 ? p : _mm256_add_epi32(s32[c], p);
+      }
+    }
+    const __m256 dw = load_f16x8(w[b].d);
+    for (int c = 0; c < NC; ++c) {
+      acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32[c]), _mm256_mul_ps(dw, _mm256_set1_ps(a[c]->d)), acc[c]);
+    }
+  }
+  for (int c = 0; c < NC; ++c) _mm256_storeu_ps(out + 8 * c, acc[c]);
 }
 
 }  // namespace
@@ -214,6 +247,12 @@ void tile_q4_1(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_s
 void tile_q8_0(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_stride, int n_cols, float* out) {
   const auto* w = static_cast<const BlockQ8_0x8*>(group);
   with_cols(n_cols, [&](auto nc) { q8_0_cols<decltype(nc)::value>(nb, w, act, act_stride, out); });
+}
+
+
+void tile_q8_0_exact(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_stride, int n_cols, float* out) {
+  const auto* w = static_cast<const BlockQ8_0x8*>(group);
+  with_cols(n_cols, [&](auto nc) { q8_0_exact_cols<decltype(nc)::value>(nb, w, act, act_stride, out); });
 }
 
 }  // namespace ts::avx2

@@ -75,6 +75,9 @@ TEST_F(Cli, BadFlagsAreNamed) {
   r = run("run -m " + model_ + " -p hi -n 2 --kv-type f64");
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.output.find("--kv-type"), std::string::npos) << r.output;
+  r = run("perplexity -m " + model_ + " -f " + model_ + " --block-order exact");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("--block-order"), std::string::npos) << r.output;
 }
 
 TEST_F(Cli, MalformedModelFileIsRejected) {
@@ -94,10 +97,11 @@ TEST_F(Cli, TokenizeFollowsLlamaTokenizeConventions) {
   EXPECT_EQ(r.output, "[15043, 3186]\n");
 }
 
-// Every KV type and attention mode generates; greedy text from the online softmax over an f32
+// Every KV type, attention mode and block order generates; greedy text from the online softmax over an f32
 // cache may differ from the exact f16 one only by rounding, so only its shape is checked here.
 TEST_F(Cli, RunWithEachKvTypeAndAttention) {
-  for (const char* flags : {"--kv-type f32", "--attention online", "--kv-type q8_0 --attention online"}) {
+  for (const char* flags : {"--kv-type f32", "--attention online", "--kv-type q8_0 --attention online", "--block-order llamacpp",
+                            "--block-order fastest"}) {
     const Result r = run("run -m " + model_ + " -p \"Hello\" -n 4 --temp 0 --json -t 2 " + flags);
     EXPECT_EQ(r.status, 0) << flags << ": " << r.output;
     EXPECT_NE(r.output.find("\"tokens\""), std::string::npos) << flags;

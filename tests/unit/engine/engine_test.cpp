@@ -3,6 +3,8 @@
 // request produces exactly what it produces alone through single-sequence generation.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -22,6 +24,16 @@ namespace {
 // process never rewrites the model another has mapped.
 std::string temp_model_path(const std::string& stem) {
   return (std::filesystem::temp_directory_path() / (stem + "_" + std::to_string(::getpid()) + ".gguf")).string();
+}
+
+// A tiny random-weight Llama of the given weight type, loaded for 2 threads and batches of 64;
+// the file is gone once it is mapped.
+LoadedModel load_tiny_synth(const std::string& stem, DType type, uint64_t seed) {
+  const std::string path = temp_model_path(stem);
+  write_synth_model(synth_preset("tiny"), type, std::string(TS_SHARED_DIR) + "/testdata/vocab/ggml-vocab-llama-spm.gguf", seed, path);
+  LoadedModel loaded = load_everything(path, 2, 64);
+  std::filesystem::remove(path);
+  return loaded;
 }
 
 class EngineTest : public ::testing::Test {
@@ -106,6 +118,10 @@ class EngineTest : public ::testing::Test {
   static inline LoadedModel* model_ = nullptr;
 };
 
+struct EngineTestAccess : EngineTest {
+  using EngineTest::prompt;
+};
+
 TEST_F(EngineTest, BatchedGreedyEqualsAlone) {
   Engine engine(*model_->model, *model_->tokenizer, config(8, 48, 64 << 20));
   std::vector<RequestOptions> reqs;
@@ -164,16 +180,37 @@ TEST_F(EngineTest, PromptChunkingDoesNotChangeTheResult) {
 // with another sequence's prompt and decode steps, gives exactly the logits of one call alone;
 // with either attention and every KV type (the online softmax's runs end at the 16-row blocks
 // here and at 64 keys in the contiguous cache: that must not change a bit either).
-TEST_F(EngineTest, BatchedChunksGiveBitIdenticalLogits) {
-  // F32 weights: no activation quantization to absorb a difference in summation order.
-  const std::string path = temp_model_path("ts_engine_tiny_f32");
-  write_synth_model(synth_preset("tiny"), DType::F32, std::string(TS_SHARED_DIR) + "/testdata/vocab/ggml-vocab-llama-spm.gguf", 4, path);
-  LoadedModel loaded = load_everything(path, 2, 64);
-  std::filesystem::remove(path);
-  Model& model = *loaded.model;
+// Prompt a (21 tokens) run alone, and the same prompt spread over three batched steps next to
+// another sequence b (prefill chunks, b's decode steps, a's last token alone): a's last logits
+// from both, [n_vocab] each.
+std::pair<std::vector<float>, std::vector<float>> logits_alone_and_batched(Model& model, KvType type) {
   const ModelConfig& c = model.config();
   const auto V = static_cast<size_t>(c.n_vocab);
-  const auto a = prompt(21, 8), b = prompt(12, 9);
+  const auto a = EngineTestAccess::prompt(21, 8), b = EngineTestAccess::prompt(12, 9);
+  std::vector<float> want(V), got(2 * V);
+  {
+    KvCache kv(c, 100, type);
+    model.forward(a.data(), 21, 0, kv, want.data(), false);
+  }
+  KvStore store(c.n_layer, c.kv_dim(), 16, 6, type, c.head_dim);
+  const int32_t table_a[2] = {4, 1}, table_b[2] = {0, 5};
+  const int32_t b_next[2] = {17, 23};
+  // step 1: a[0..10) (no logits) + all of b
+  SeqChunk s1[2] = {{a.data(), 10, 0, table_a, 2, LogitRows::kNone, 21}, {b.data(), 12, 0, table_b, 2, LogitRows::kLast, 12}};
+  model.forward_batch(s1, store, got.data());
+  // step 2: b decodes a token, then a[10..20)
+  SeqChunk s2[2] = {{&b_next[0], 1, 12, table_b, 2, LogitRows::kLast, 12}, {a.data() + 10, 10, 10, table_a, 2, LogitRows::kNone, 21}};
+  model.forward_batch(s2, store, got.data());
+  // step 3: a's last prompt token alone in its chunk, next to b's decode
+  SeqChunk s3[2] = {{&b_next[1], 1, 13, table_b, 2, LogitRows::kLast, 12}, {a.data() + 20, 1, 20, table_a, 2, LogitRows::kLast, 21}};
+  model.forward_batch(s3, store, got.data());
+  return {want, std::vector<float>(got.begin() + static_cast<std::ptrdiff_t>(V), got.end())};
+}
+
+TEST_F(EngineTest, BatchedChunksGiveBitIdenticalLogits) {
+  // F32 weights: no activation quantization to absorb a difference in summation order.
+  LoadedModel loaded = load_tiny_synth("ts_engine_tiny_f32", DType::F32, 4);
+  Model& model = *loaded.model;
   const std::pair<KvType, AttentionMode> setups[] = {{KvType::kF16, AttentionMode::kExact},
                                                      {KvType::kF16, AttentionMode::kOnline},
                                                      {KvType::kQ8_0, AttentionMode::kOnline},
@@ -181,26 +218,41 @@ TEST_F(EngineTest, BatchedChunksGiveBitIdenticalLogits) {
   for (const auto& [type, mode] : setups) {
     SCOPED_TRACE(std::string(kv_type_name(type)) + (mode == AttentionMode::kOnline ? " online" : " exact"));
     model.set_attention_mode(mode);
-    std::vector<float> want(V), got(2 * V);
-    {
-      KvCache kv(c, 100, type);
-      model.forward(a.data(), 21, 0, kv, want.data(), false);
-    }
-    KvStore store(c.n_layer, c.kv_dim(), 16, 6, type, c.head_dim);
-    const int32_t table_a[2] = {4, 1}, table_b[2] = {0, 5};
-    const int32_t b_next[2] = {17, 23};
-    // step 1: a[0..10) (no logits) + all of b
-    SeqChunk s1[2] = {{a.data(), 10, 0, table_a, 2, LogitRows::kNone, 21}, {b.data(), 12, 0, table_b, 2, LogitRows::kLast, 12}};
-    model.forward_batch(s1, store, got.data());
-    // step 2: b decodes a token, then a[10..20)
-    SeqChunk s2[2] = {{&b_next[0], 1, 12, table_b, 2, LogitRows::kLast, 12}, {a.data() + 10, 10, 10, table_a, 2, LogitRows::kNone, 21}};
-    model.forward_batch(s2, store, got.data());
-    // step 3: a's last prompt token alone in its chunk, next to b's decode
-    SeqChunk s3[2] = {{&b_next[1], 1, 13, table_b, 2, LogitRows::kLast, 12}, {a.data() + 20, 1, 20, table_a, 2, LogitRows::kLast, 21}};
-    model.forward_batch(s3, store, got.data());
-    EXPECT_EQ(std::memcmp(got.data() + V, want.data(), V * sizeof(float)), 0) << "a's logits differ from the unbatched run";
+    const auto [want, got] = logits_alone_and_batched(model, type);
+    EXPECT_EQ(std::memcmp(got.data(), want.data(), want.size() * sizeof(float)), 0) << "a's logits differ from the unbatched run";
   }
   model.set_attention_mode(AttentionMode::kExact);
+}
+
+// The two Q8_0 block orders differ in rounding only. Measured on the tiny model: max |logit
+// difference| 1.2e-7 (AVX2 without VNNI, the one CPU kind where they differ).
+constexpr double kBlockOrdersLogitAbs = 1e-5;
+
+TEST_F(EngineTest, Q8_0BlockOrdersAreBatchInvariantAndAgree) {
+  LoadedModel loaded = load_tiny_synth("ts_engine_tiny_q8_0", DType::Q8_0, 6);
+  Model& model = *loaded.model;
+  EXPECT_EQ(model.block_order(), BlockOrder::kFastest);  // Llama's default
+  std::vector<float> by_order[2];
+  for (BlockOrder order : {BlockOrder::kLlamaCpp, BlockOrder::kFastest}) {
+    SCOPED_TRACE(order == BlockOrder::kLlamaCpp ? "llamacpp" : "fastest");
+    model.set_block_order(order);
+    EXPECT_EQ(model.block_order(), order);
+    // One order for every batch size: decode steps and prompt chunks sum alike.
+    auto [want, got] = logits_alone_and_batched(model, KvType::kF16);
+    EXPECT_EQ(std::memcmp(got.data(), want.data(), want.size() * sizeof(float)), 0) << "a's logits differ from the unbatched run";
+    by_order[static_cast<int>(order)] = std::move(want);
+  }
+  double d = 0.0;
+  for (size_t i = 0; i < by_order[0].size(); ++i) {
+    d = std::max(d, std::fabs(static_cast<double>(by_order[0][i]) - static_cast<double>(by_order[1][i])));
+  }
+  std::printf("max |logit difference| between the block orders: %.2e\n", d);
+  EXPECT_LE(d, kBlockOrdersLogitAbs);
+  if (fastest_differs(DType::Q8_0, BlockOrder::kFastest)) {
+    EXPECT_GT(d, 0.0);  // the exact order is really taken
+  } else {
+    EXPECT_EQ(d, 0.0);
+  }
 }
 
 // The two attentions differ only in rounding: the exact one rounds queries and weights to f16
@@ -210,10 +262,7 @@ constexpr double kOnlineVsExactAttnRel = 2e-3;   // max |difference| / max |exac
 constexpr double kOnlineVsExactLogitAbs = 5e-3;  // max |logit difference| after both layers
 
 TEST_F(EngineTest, OnlineAttentionAgreesWithExactToF16Precision) {
-  const std::string path = temp_model_path("ts_engine_tiny_f32_attn");
-  write_synth_model(synth_preset("tiny"), DType::F32, std::string(TS_SHARED_DIR) + "/testdata/vocab/ggml-vocab-llama-spm.gguf", 5, path);
-  LoadedModel loaded = load_everything(path, 2, 64);
-  std::filesystem::remove(path);
+  LoadedModel loaded = load_tiny_synth("ts_engine_tiny_f32_attn", DType::F32, 5);
   Model& model = *loaded.model;
   const ModelConfig& c = model.config();
   struct Layer0Attention : TensorTap {

@@ -73,8 +73,10 @@ TEST_P(RealModelGolden, PerplexityAndDistributionsMatchLlamaCpp) {
   const auto ref = fixture("ppl.json");
   LoadedModel m = load_everything(model_path(), 2, ref["ctx"].get<int64_t>());
   const test::FixtureComparison r = test::compare_with_fixture(m, ref);
-  // With AVX2 the engine reproduces llama.cpp's arithmetic bit for bit (PPL equal, KL 0); the
-  // bounds are the issue's. See the instances for the scalar path's.
+  // With AVX2 the engine reproduces llama.cpp's arithmetic bit for bit (PPL equal, KL 0), except
+  // SmolLM2's Q8_0 output table on CPUs without VNNI, which sums its blocks exactly there
+  // (BlockOrder::kFastest: last-bit differences, same PPL and KL to 4 digits). Gemma 3 keeps
+  // llama.cpp's order (its default). The bounds are the issue's; see the instances for the scalar path's.
   const Bounds& b = GetParam().active();
   EXPECT_LT(std::fabs(r.ppl / r.ref_ppl - 1.0), b.ppl_rel);
   EXPECT_LE(r.mean_kl, b.kl);

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/fp16.h"
 #include "base/thread_pool.h"
 #include "kernels/cpu_features.h"
 #include "kernels/dtype_table.h"
@@ -26,6 +27,8 @@ namespace {
 // float combination of block sums differs (and Q4_1's minimum term, which llama.cpp's Q8_1 and
 // ours both round to f16).
 constexpr float kPackedVsRowMajor = 1e-4f;
+// Either Q8_0 block order against a double sum, relative to the terms' magnitudes (64 blocks).
+constexpr double kQ8_0OrdersRelError = 1e-6;
 
 std::vector<float> random_values(size_t n, std::mt19937& rng, float scale = 1.0f) {
   std::normal_distribution<float> d(0.0f, scale);
@@ -77,51 +80,97 @@ TEST(Packed, QuantizeQ8SVariantsAreIdentical) {
   EXPECT_EQ(z[1].sum, 0);
 }
 
-// Every variant this CPU can run: the selected one, and each ISA's explicitly (on an AVX-512
-// machine the AVX2 tiles are not selected but must stay correct for machines without it).
-std::vector<std::pair<std::string, PackedTileFn>> tile_variants(DType type) {
-  std::vector<std::pair<std::string, PackedTileFn>> v = {{"selected", packed_tile_for(type)}};
+// Every variant this CPU can run, with its scalar twin: the selected one in each BlockOrder,
+// and each ISA's explicitly (on an AVX-512 machine the AVX2 tiles are not selected but must stay
+// correct for machines without it).
+struct TileVariant {
+  std::string name;
+  PackedTileFn fast, twin;
+};
+
+std::vector<TileVariant> tile_variants(DType type) {
+  std::vector<TileVariant> v;
+  for (BlockOrder order : {BlockOrder::kLlamaCpp, BlockOrder::kFastest}) {
+    v.push_back({order == BlockOrder::kLlamaCpp ? "selected llamacpp" : "selected fastest", packed_tile_for(type, order),
+                 reference_packed_tile_for(type, order)});
+  }
   const auto pick = [type](PackedTileFn q4_0, PackedTileFn q4_1, PackedTileFn q8_0) {
     return type == DType::Q4_0 ? q4_0 : type == DType::Q4_1 ? q4_1 : q8_0;
   };
-  if (cpu_features().avx2) v.emplace_back("avx2", pick(avx2::tile_q4_0, avx2::tile_q4_1, avx2::tile_q8_0));
-  if (cpu_features().avx512_vnni) v.emplace_back("avx512", pick(avx512::tile_q4_0, avx512::tile_q4_1, avx512::tile_q8_0));
+  const PackedTileFn twin = pick(ref::tile_q4_0, ref::tile_q4_1, ref::tile_q8_0);
+  if (cpu_features().avx2) {
+    v.push_back({"avx2", pick(avx2::tile_q4_0, avx2::tile_q4_1, avx2::tile_q8_0), twin});
+    if (type == DType::Q8_0) v.push_back({"avx2 exact", avx2::tile_q8_0_exact, ref::tile_q8_0_exact});
+  }
+  if (cpu_features().avx512_vnni) v.push_back({"avx512", pick(avx512::tile_q4_0, avx512::tile_q4_1, avx512::tile_q8_0), twin});
   return v;
 }
 
 TEST(Packed, FastTilesEqualScalarTwins) {
   std::mt19937 rng(11);
   for (DType type : {DType::Q4_0, DType::Q4_1, DType::Q8_0}) {
-    const PackedTileFn ref = reference_packed_tile_for(type);
     for (int64_t nb : {1, 3, 64}) {
       const int64_t cols = nb * 32;
-      const auto plain = quantized_matrix(type, random_values(static_cast<size_t>(8 * cols), rng), 8, cols);
+      auto wf = random_values(static_cast<size_t>(8 * cols), rng);
+      wf[3] = -50.0f;  // a block whose largest weight is negative: its quant is -127
+      const auto plain = quantized_matrix(type, wf, 8, cols);
       std::vector<uint8_t> packed(packed_bytes(type, 8, cols));
       pack_groups(type, plain.data(), 8, cols, packed.data(), 0, 1);
       std::vector<BlockQ8S> act(static_cast<size_t>(kMaxTileCols * nb));
       const auto x = random_values(static_cast<size_t>(kMaxTileCols * cols), rng);
       quantize_row_q8s(x.data(), act.data(), kMaxTileCols * cols);
-      for (const auto& [isa, fast] : tile_variants(type)) {
-        ASSERT_NE(fast, nullptr) << isa;
+      for (const TileVariant& t : tile_variants(type)) {
+        ASSERT_NE(t.fast, nullptr) << t.name;
+        ASSERT_NE(t.twin, nullptr) << t.name;
         for (int n_cols = 1; n_cols <= kMaxTileCols; ++n_cols) {
           float a[kMaxTileCols * 8], b[kMaxTileCols * 8];
-          fast(nb, packed.data(), act.data(), nb, n_cols, a);
-          ref(nb, packed.data(), act.data(), nb, n_cols, b);
+          t.fast(nb, packed.data(), act.data(), nb, n_cols, a);
+          t.twin(nb, packed.data(), act.data(), nb, n_cols, b);
           EXPECT_EQ(0, std::memcmp(a, b, sizeof(float) * static_cast<size_t>(8 * n_cols)))
-              << isa << " " << dtype_name(type) << " nb " << nb << " cols " << n_cols;
+              << t.name << " " << dtype_name(type) << " nb " << nb << " cols " << n_cols;
         }
       }
     }
   }
 }
 
+// The two Q8_0 orders compute the same sums with different roundings: each is within float
+// rounding of the exact sum, relative to the terms' magnitudes.
+TEST(Packed, Q8_0BlockOrdersAgreeToRounding) {
+  std::mt19937 rng(17);
+  const int64_t nb = 64, cols = nb * 32;
+  const auto plain = quantized_matrix(DType::Q8_0, random_values(static_cast<size_t>(8 * cols), rng), 8, cols);
+  std::vector<uint8_t> packed(packed_bytes(DType::Q8_0, 8, cols));
+  pack_groups(DType::Q8_0, plain.data(), 8, cols, packed.data(), 0, 1);
+  std::vector<BlockQ8S> act(static_cast<size_t>(nb));
+  const auto x = random_values(static_cast<size_t>(cols), rng);
+  quantize_row_q8s(x.data(), act.data(), cols);
+  float llama[8], exact[8];
+  ref::tile_q8_0(nb, packed.data(), act.data(), nb, 1, llama);
+  ref::tile_q8_0_exact(nb, packed.data(), act.data(), nb, 1, exact);
+  const auto* w = reinterpret_cast<const BlockQ8_0x8*>(packed.data());
+  for (int r = 0; r < 8; ++r) {
+    double sum = 0.0, mag = 0.0;
+    for (int64_t b = 0; b < nb; ++b) {
+      int64_t s = 0;
+      for (int j = 0; j < 32; ++j) s += w[b].qs[32 * (j / 4) + 4 * r + j % 4] * act[static_cast<size_t>(b)].qs[j];
+      const double scale = static_cast<double>(fp16_to_f32(w[b].d[r])) * static_cast<double>(act[static_cast<size_t>(b)].d);
+      sum += static_cast<double>(s) * scale;
+      mag += std::fabs(static_cast<double>(s) * scale);
+    }
+    EXPECT_NEAR(llama[r], sum, kQ8_0OrdersRelError * mag) << "llama.cpp's order, row " << r;
+    EXPECT_NEAR(exact[r], sum, kQ8_0OrdersRelError * mag) << "exact order, row " << r;
+  }
+}
+
 // A pair tile (16 rows from two consecutive groups) equals two scalar tiles bit for bit.
 TEST(Packed, PairTilesEqualTwoScalarTiles) {
   std::mt19937 rng(13);
-  for (DType type : {DType::Q4_0, DType::Q4_1, DType::Q8_0}) {
-    const PackedPairTileFn pair = packed_pair_tile_for(type);
-    if (pair == nullptr) continue;  // this CPU or type has none
-    const PackedTileFn ref = reference_packed_tile_for(type);
+  for (const auto& [type, order] : {std::pair{DType::Q4_0, BlockOrder::kLlamaCpp}, std::pair{DType::Q4_1, BlockOrder::kLlamaCpp},
+                                     std::pair{DType::Q8_0, BlockOrder::kLlamaCpp}, std::pair{DType::Q8_0, BlockOrder::kFastest}}) {
+    const PackedPairTileFn pair = packed_pair_tile_for(type, order);
+    if (pair == nullptr) continue;  // this CPU, type or order has none
+    const PackedTileFn ref = reference_packed_tile_for(type, order);
     for (int64_t nb : {1, 3, 64}) {
       const int64_t cols = nb * 32;
       const auto plain = quantized_matrix(type, random_values(static_cast<size_t>(16 * cols), rng), 16, cols);
@@ -151,7 +200,8 @@ TEST(Packed, PairTilesEqualTwoScalarTiles) {
 TEST(Packed, MatmulMatchesRowMajorReference) {
   std::mt19937 rng(5);
   ThreadPool pool(3);
-  for (DType type : {DType::Q4_0, DType::Q4_1, DType::Q8_0}) {
+  for (const auto& [type, order] : {std::pair{DType::Q4_0, BlockOrder::kLlamaCpp}, std::pair{DType::Q4_1, BlockOrder::kLlamaCpp},
+                                     std::pair{DType::Q8_0, BlockOrder::kLlamaCpp}, std::pair{DType::Q8_0, BlockOrder::kFastest}}) {
     for (int64_t rows : {5, 8, 37, 200}) {
       for (int64_t m : {1, 3, 4, 9, 70}) {
         const int64_t cols = 128;
@@ -159,8 +209,9 @@ TEST(Packed, MatmulMatchesRowMajorReference) {
         const auto plain = quantized_matrix(type, wf, rows, cols);
         const WeightMatrix w{type, rows, cols, plain.data(), false};
         PackedWeights store;
-        const WeightMatrix p = store.pack(w, pool);
+        WeightMatrix p = store.pack(w, pool);
         ASSERT_TRUE(p.packed);
+        p.order = order;
         const auto x = random_values(static_cast<size_t>(m * cols), rng);
         std::vector<float> y(static_cast<size_t>(m * rows), -1.0f);
         std::vector<uint8_t> scratch(matmul_scratch_bytes(p, m));
@@ -177,9 +228,9 @@ TEST(Packed, MatmulMatchesRowMajorReference) {
             float mag = 0.0f;
             for (int64_t j = 0; j < cols; ++j) mag += std::fabs(wrow[static_cast<size_t>(j)] * x[static_cast<size_t>(i * cols + j)]);
             EXPECT_NEAR(y[static_cast<size_t>(i * rows + r)], expect, kPackedVsRowMajor * mag)
-                << dtype_name(type) << " rows " << rows << " m " << m << " at " << i << "," << r;
-            // Q4_1 and Q8_0 keep llama.cpp's order, which the row-major SIMD kernels also follow.
-            if (type != DType::Q4_0 && active_features().avx2) {
+                << dtype_name(type) << " order " << static_cast<int>(order) << " rows " << rows << " m " << m << " at " << i << "," << r;
+            // Q4_1 and Q8_0 in llama.cpp's order sum as the row-major SIMD kernels do.
+            if (type != DType::Q4_0 && active_features().avx2 && !fastest_differs(type, order)) {
               const DTypeKernels& fast = kernels_for(type);
               ASSERT_EQ(fast.act_type, ref.act_type);
               EXPECT_EQ(y[static_cast<size_t>(i * rows + r)],
