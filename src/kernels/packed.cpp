@@ -6,8 +6,10 @@ namespace ts {
 
 bool fastest_differs(DType type, BlockOrder order) {
   // Only AVX2 without VNNI has a faster Q8_0 order than llama.cpp's; with VPDPBUSD the
-  // llama.cpp-order tiles are already past the integer multiplies' other costs.
-  return order == BlockOrder::kFastest && type == DType::Q8_0 && active_features().avx2 && !active_features().avx512_vnni;
+  // llama.cpp-order tiles are already past the integer multiplies' other costs. Decided by the
+  // hardware, not the TINYSERVE_ISA cap, so that the scalar path sums in the fast path's order.
+  const CpuFeatures& hw = cpu_features();
+  return order == BlockOrder::kFastest && type == DType::Q8_0 && hw.avx2 && !hw.avx512_vnni;
 }
 
 PackedTileFn reference_packed_tile_for(DType type, BlockOrder order) {

@@ -31,6 +31,8 @@ using PackedPairTileFn = void (*)(int64_t nb, const void* group, size_t group_by
 //              Q8_0 then sums each block exactly in integers and scales it once (the Q4_0
 //              tiles' order): fewer roundings, and five vector operations instead of six per
 //              32 multiply-adds (prefill +13-19% on Zen 3). Elsewhere it is kLlamaCpp's order.
+//              The hardware decides (cpu_features), not the TINYSERVE_ISA cap: the scalar
+//              reference path then sums in the same order as the fast one, bit for bit.
 // Q4_0 and Q4_1 have one order each, so the choice changes nothing for them.
 enum class BlockOrder : uint8_t { kLlamaCpp, kFastest };
 
@@ -41,7 +43,7 @@ PackedPairTileFn packed_pair_tile_for(DType type, BlockOrder order = BlockOrder:
 // The scalar reference twin of packed_tile_for(type, order) (same block-by-block float
 // arithmetic, so results are identical). Without AVX2 it is that tile itself.
 PackedTileFn reference_packed_tile_for(DType type, BlockOrder order = BlockOrder::kLlamaCpp);
-// Whether order is kFastest and that picks another summation than kLlamaCpp on this CPU.
+// Whether order is kFastest and that picks another summation than kLlamaCpp on this hardware.
 bool fastest_differs(DType type, BlockOrder order);
 
 // Activation quantization for the packed kernels (quantize_row_q8s, vectorised where the CPU
