@@ -174,7 +174,7 @@ void run_speed(const SpeedArgs& a) {
       j["efficiency"] = eff;
     }
     j["load_ms"] = m.load_ms;
-    j["block_order"] = m.model->block_order() == BlockOrder::kFastest ? "fastest" : "llamacpp";
+    j["block_order"] = block_order_name(m.model->block_order());
     if (ref) {
       j["llamacpp"] = *ref;
       for (auto& t : j["tests"]) {

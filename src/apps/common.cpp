@@ -70,11 +70,13 @@ void add_attention_flag(CLI::App* cmd, AttentionMode& mode) {
 void add_block_order_flag(CLI::App* cmd, std::optional<BlockOrder>& order) {
   cmd->add_option_function<std::string>(
          "--block-order",
-         [&order](const std::string& s) { order = s == "llamacpp" ? BlockOrder::kLlamaCpp : BlockOrder::kFastest; },
+         [&order](const std::string& s) {
+           order = s == block_order_name(BlockOrder::kLlamaCpp) ? BlockOrder::kLlamaCpp : BlockOrder::kFastest;
+         },
          "how quantized products sum their blocks: llamacpp (llama.cpp's arithmetic bit for bit) or fastest (this "
          "CPU's fastest order; differs only for Q8_0 on AVX2 without AVX-512 VNNI). Default: llamacpp for Gemma 3, "
          "fastest for the others")
-      ->check(CLI::IsMember({"llamacpp", "fastest"}));
+      ->check(CLI::IsMember({block_order_name(BlockOrder::kLlamaCpp), block_order_name(BlockOrder::kFastest)}));
 }
 
 std::string read_text_file(const std::string& path) {

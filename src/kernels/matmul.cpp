@@ -187,7 +187,9 @@ void matmul_fused(std::initializer_list<MatmulTarget> targets, const float* x, i
   if (targets.size() == 0 || targets.size() > static_cast<size_t>(kMaxFused)) fail("matmul_fused: {} targets (1..{})", targets.size(), kMaxFused);
   const WeightMatrix& w0 = *targets.begin()->w;
   bool fusable = w0.packed;
-  for (const MatmulTarget& t : targets) fusable = fusable && t.w->packed && t.w->type == w0.type && t.w->cols == w0.cols && t.w->order == w0.order;
+  for (const MatmulTarget& t : targets) {
+    fusable = fusable && t.w->packed && t.w->type == w0.type && t.w->cols == w0.cols && t.w->order == w0.order;
+  }
   if (!fusable) {
     for (const MatmulTarget& t : targets) matmul(*t.w, x, m, t.y, pool, scratch, scratch_bytes, row_ctx);
     return;

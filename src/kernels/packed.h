@@ -35,6 +35,8 @@ using PackedPairTileFn = void (*)(int64_t nb, const void* group, size_t group_by
 //              reference path then sums in the same order as the fast one, bit for bit.
 // Q4_0 and Q4_1 have one order each, so the choice changes nothing for them.
 enum class BlockOrder : uint8_t { kLlamaCpp, kFastest };
+// "llamacpp" or "fastest", as the --block-order flag spells them.
+inline const char* block_order_name(BlockOrder order) { return order == BlockOrder::kLlamaCpp ? "llamacpp" : "fastest"; }
 
 // The fast variant for this CPU, or nullptr if `type` has no interleaved layout.
 PackedTileFn packed_tile_for(DType type, BlockOrder order = BlockOrder::kLlamaCpp);

@@ -234,7 +234,7 @@ TEST_F(EngineTest, Q8_0BlockOrdersAreBatchInvariantAndAgree) {
   EXPECT_EQ(model.block_order(), BlockOrder::kFastest);  // Llama's default
   std::vector<float> by_order[2];
   for (BlockOrder order : {BlockOrder::kLlamaCpp, BlockOrder::kFastest}) {
-    SCOPED_TRACE(order == BlockOrder::kLlamaCpp ? "llamacpp" : "fastest");
+    SCOPED_TRACE(block_order_name(order));
     model.set_block_order(order);
     EXPECT_EQ(model.block_order(), order);
     // One order for every batch size: decode steps and prompt chunks sum alike.
