@@ -249,7 +249,6 @@ void tile_q8_0(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_s
   with_cols(n_cols, [&](auto nc) { q8_0_cols<decltype(nc)::value>(nb, w, act, act_stride, out); });
 }
 
-
 void tile_q8_0_exact(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_stride, int n_cols, float* out) {
   const auto* w = static_cast<const BlockQ8_0x8*>(group);
   with_cols(n_cols, [&](auto nc) { q8_0_exact_cols<decltype(nc)::value>(nb, w, act, act_stride, out); });
