@@ -32,11 +32,10 @@ size_t act_row_bytes(const WeightMatrix& w) {
   return row_bytes(kernels_for(w.type).act_type, static_cast<uint64_t>(w.cols));
 }
 
-// One or more packed matrices sharing K and type, applied to the same activations: the
-// activations are quantized once and all matrices' groups form one work list, so a fused
-// Q/K/V or gate/up projection costs one pass and one synchronisation.
-void matmul_packed(const MatmulTarget* targets, size_t count, const float* x, int64_t m, ThreadPool& pool,
-                   uint8_t* scratch) {
+// One or more packed matrices sharing K and type, applied to the same quantized activations
+// (act: [m, K / 32]): all matrices' groups form one work list, so a fused Q/K/V or gate/up
+// projection costs one pass and one synchronisation.
+void matmul_packed_quantized(const MatmulTarget* targets, size_t count, const BlockQ8S* act, int64_t m, ThreadPool& pool) {
   const WeightMatrix& w0 = *targets[0].w;
   const PackedTileFn tile = packed_tile_for(w0.type, w0.order);
   // Pair tiles only where the product is bound by arithmetic: a pair reads its two groups as two
@@ -44,12 +43,7 @@ void matmul_packed(const MatmulTarget* targets, size_t count, const float* x, in
   // product bound by memory, one stream per thread reads faster (Zen 5, 2 threads: Q4_0 decode
   // +6-19%, Q8_0 +19-22%; weights at 99% of the read probe against 75-86% with pairs).
   const PackedPairTileFn pair_tile = m >= kMinPairTileRows ? packed_pair_tile_for(w0.type, w0.order) : nullptr;
-  const int64_t k = w0.cols;
-  const int64_t nb = k / kQK;
-  auto* act = reinterpret_cast<BlockQ8S*>(scratch);  // [m, nb]
-  pool.parallel_for(static_cast<size_t>(m), [&](size_t begin, size_t end, int) {
-    for (size_t i = begin; i < end; ++i) quantize_q8s(x + i * static_cast<size_t>(k), act + i * static_cast<size_t>(nb), k);
-  });
+  const int64_t nb = w0.cols / kQK;
   int64_t first_group[kMaxFused + 1] = {0};  // global group index where each target starts
   for (size_t t = 0; t < count; ++t) first_group[t + 1] = first_group[t] + (targets[t].w->rows + kPackRows - 1) / kPackRows;
   const int64_t total_groups = first_group[count];
@@ -94,6 +88,28 @@ void matmul_packed(const MatmulTarget* targets, size_t count, const float* x, in
       }
     }
   });
+}
+
+// The same on float activations, quantized once here into scratch.
+void matmul_packed(const MatmulTarget* targets, size_t count, const float* x, int64_t m, ThreadPool& pool,
+                   uint8_t* scratch) {
+  const int64_t k = targets[0].w->cols;
+  const int64_t nb = k / kQK;
+  auto* act = reinterpret_cast<BlockQ8S*>(scratch);  // [m, nb]
+  pool.parallel_for(static_cast<size_t>(m), [&](size_t begin, size_t end, int) {
+    for (size_t i = begin; i < end; ++i) quantize_q8s(x + i * static_cast<size_t>(k), act + i * static_cast<size_t>(nb), k);
+  });
+  matmul_packed_quantized(targets, count, act, m, pool);
+}
+
+bool fusable(std::initializer_list<MatmulTarget> targets) {
+  if (targets.size() == 0 || targets.size() > static_cast<size_t>(kMaxFused)) fail("matmul_fused: {} targets (1..{})", targets.size(), kMaxFused);
+  const WeightMatrix& w0 = *targets.begin()->w;
+  bool ok = w0.packed;
+  for (const MatmulTarget& t : targets) {
+    ok = ok && t.w->packed && t.w->type == w0.type && t.w->cols == w0.cols && t.w->order == w0.order;
+  }
+  return ok;
 }
 
 }  // namespace
@@ -184,20 +200,22 @@ void matmul(const WeightMatrix& w, const float* x, int64_t m, float* y, ThreadPo
 
 void matmul_fused(std::initializer_list<MatmulTarget> targets, const float* x, int64_t m, ThreadPool& pool,
                   uint8_t* scratch, size_t scratch_bytes, const uint8_t* row_ctx) {
-  if (targets.size() == 0 || targets.size() > static_cast<size_t>(kMaxFused)) fail("matmul_fused: {} targets (1..{})", targets.size(), kMaxFused);
-  const WeightMatrix& w0 = *targets.begin()->w;
-  bool fusable = w0.packed;
-  for (const MatmulTarget& t : targets) {
-    fusable = fusable && t.w->packed && t.w->type == w0.type && t.w->cols == w0.cols && t.w->order == w0.order;
-  }
-  if (!fusable) {
+  if (!fusable(targets)) {
     for (const MatmulTarget& t : targets) matmul(*t.w, x, m, t.y, pool, scratch, scratch_bytes, row_ctx);
     return;
   }
+  const WeightMatrix& w0 = *targets.begin()->w;
   if (matmul_scratch_bytes(w0, m) > scratch_bytes) {
     fail("matmul scratch too small: need {} bytes, have {}", matmul_scratch_bytes(w0, m), scratch_bytes);
   }
   matmul_packed(targets.begin(), targets.size(), x, m, pool, scratch);
+}
+
+bool takes_quantized(std::initializer_list<MatmulTarget> targets) { return fusable(targets); }
+
+void matmul_fused_quantized(std::initializer_list<MatmulTarget> targets, const BlockQ8S* act, int64_t m, ThreadPool& pool) {
+  if (!fusable(targets)) fail("matmul_fused_quantized: the targets do not all take the packed path's quantized activations");
+  matmul_packed_quantized(targets.begin(), targets.size(), act, m, pool);
 }
 
 void dequantize_matrix_row(const WeightMatrix& w, int64_t row, float* out) {

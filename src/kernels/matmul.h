@@ -64,6 +64,14 @@ constexpr int kMaxFused = 4;
 void matmul_fused(std::initializer_list<MatmulTarget> targets, const float* x, int64_t m, ThreadPool& pool,
                   uint8_t* scratch, size_t scratch_bytes, const uint8_t* row_ctx = nullptr);
 
+// Whether matmul_fused over these targets takes the packed path, whose products read the
+// activations quantized by quantize_q8s ([M, K / 32] blocks). Then the op that makes the
+// activations may quantize them itself (add_rms_norm_q8s) and call matmul_fused_quantized.
+bool takes_quantized(std::initializer_list<MatmulTarget> targets);
+// matmul_fused from activations already quantized (act: [M, K / 32] BlockQ8S); only where
+// takes_quantized(targets). Same results as matmul_fused on the unquantized rows.
+void matmul_fused_quantized(std::initializer_list<MatmulTarget> targets, const BlockQ8S* act, int64_t m, ThreadPool& pool);
+
 // Row `row` of w as floats (embedding lookups), whatever its layout.
 void dequantize_matrix_row(const WeightMatrix& w, int64_t row, float* out);
 

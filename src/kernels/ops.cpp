@@ -5,15 +5,49 @@
 
 #include "base/error.h"
 #include "base/fp16.h"
+#include "kernels/packed.h"
 
 namespace ts {
 
-void rms_norm(const float* x, const float* weight, float* out, int64_t n, float eps) {
-  // Squares in float summed in double, as llama.cpp does: a 2048-wide float sum loses digits.
+namespace {
+
+float scale_of(double sum_squares, int64_t n, float eps) {
+  return 1.0f / std::sqrt(static_cast<float>(sum_squares / static_cast<double>(n)) + eps);
+}
+
+// 1 / sqrt(mean(x^2) + eps). Squares in float summed in double, in order, as llama.cpp does: a
+// 2048-wide float sum loses digits.
+float rms_scale(const float* x, int64_t n, float eps) {
   double sum = 0.0;
   for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i] * x[i]);
-  const float scale = 1.0f / std::sqrt(static_cast<float>(sum / static_cast<double>(n)) + eps);
+  return scale_of(sum, n, eps);
+}
+
+// rms_scale of x after x += add, in the same pass (each element's add is done before its square).
+float add_rms_scale(float* x, const float* add, int64_t n, float eps) {
+  if (add == nullptr) return rms_scale(x, n, eps);
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] += add[i];
+    sum += static_cast<double>(x[i] * x[i]);
+  }
+  return scale_of(sum, n, eps);
+}
+
+}  // namespace
+
+void rms_norm(const float* x, const float* weight, float* out, int64_t n, float eps) {
+  const float scale = rms_scale(x, n, eps);
   for (int64_t i = 0; i < n; ++i) out[i] = x[i] * scale * weight[i];
+}
+
+void add_rms_norm(float* x, const float* add, const float* weight, float* out, int64_t n, float eps) {
+  const float scale = add_rms_scale(x, add, n, eps);
+  for (int64_t i = 0; i < n; ++i) out[i] = x[i] * scale * weight[i];
+}
+
+void add_rms_norm_q8s(float* x, const float* add, const float* weight, BlockQ8S* out, int64_t n, float eps) {
+  quantize_q8s_scaled(x, add_rms_scale(x, add, n, eps), weight, out, n);
 }
 
 void layer_norm(const float* x, const float* weight, const float* bias, float* out, int64_t n, float eps) {

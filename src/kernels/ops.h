@@ -2,10 +2,19 @@
 // Elementwise and normalisation ops of the transformer blocks (scalar reference).
 #include <cstdint>
 
+#include "quant/repack.h"
+
 namespace ts {
 
 // out = x / sqrt(mean(x^2) + eps) * weight
 void rms_norm(const float* x, const float* weight, float* out, int64_t n, float eps);
+// x += add (a residual add; skipped when add is null), then out = rms_norm(x): the add and the
+// sum of squares share one pass over the row. Same bits as add_inplace then rms_norm.
+void add_rms_norm(float* x, const float* add, const float* weight, float* out, int64_t n, float eps);
+// add_rms_norm with the normed row quantized for the packed products (quantize_q8s, n / 32
+// blocks) instead of stored as floats: the scaled values go from registers into int8. Same bits
+// as add_rms_norm then quantize_q8s.
+void add_rms_norm_q8s(float* x, const float* add, const float* weight, BlockQ8S* out, int64_t n, float eps);
 
 // Rotary embedding in two steps, so all heads of a token share one table ([n_rot/2, 2] cos, sin).
 // freq_factors (optional, [n_rot/2]) divide each frequency, as Llama 3.1-style scaling stores them.

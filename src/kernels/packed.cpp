@@ -1,5 +1,6 @@
 #include "kernels/packed.h"
 
+#include "base/error.h"
 #include "kernels/cpu_features.h"
 
 namespace ts {
@@ -56,6 +57,12 @@ PackedPairTileFn packed_pair_tile_for(DType type, BlockOrder order) {
 void quantize_q8s(const float* x, BlockQ8S* y, int64_t n) {
   if (active_features().avx2 && n % kQK == 0) return avx2::quantize_q8s(x, y, n);
   quantize_row_q8s(x, y, n);
+}
+
+void quantize_q8s_scaled(const float* x, float scale, const float* weight, BlockQ8S* y, int64_t n) {
+  if (n % kQK != 0) fail("q8s: row length {} is not a multiple of {}", n, kQK);
+  if (active_features().avx2) return avx2::quantize_q8s_scaled(x, scale, weight, y, n);
+  ref::quantize_q8s_scaled(x, scale, weight, y, n);
 }
 
 }  // namespace ts

@@ -51,6 +51,10 @@ bool fastest_differs(DType type, BlockOrder order);
 // Activation quantization for the packed kernels (quantize_row_q8s, vectorised where the CPU
 // allows; the results are identical).
 void quantize_q8s(const float* x, BlockQ8S* y, int64_t n);
+// quantize_q8s of the row (x[i] * scale) * weight[i], without storing it as floats first: what
+// RMSNorm followed by quantize_q8s gives, bit for bit (the norm's scaling fused into the
+// quantization). n is a multiple of kQK.
+void quantize_q8s_scaled(const float* x, float scale, const float* weight, BlockQ8S* y, int64_t n);
 
 namespace ref {
 void tile_q4_0(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_stride, int n_cols, float* out);
@@ -58,10 +62,13 @@ void tile_q4_1(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_s
 void tile_q8_0(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_stride, int n_cols, float* out);
 // Q8_0 with exact integer block sums (BlockOrder::kFastest on AVX2).
 void tile_q8_0_exact(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_stride, int n_cols, float* out);
+// quantize_q8s_scaled's twin: each block's scaled values in floats, then quantize_row_q8s.
+void quantize_q8s_scaled(const float* x, float scale, const float* weight, BlockQ8S* y, int64_t n);
 }  // namespace ref
 
 namespace avx2 {
 void quantize_q8s(const float* x, BlockQ8S* y, int64_t n);
+void quantize_q8s_scaled(const float* x, float scale, const float* weight, BlockQ8S* y, int64_t n);
 void pair_tile_q4_0(int64_t nb, const void* group, size_t group_bytes, const BlockQ8S* act, int64_t act_stride,
                     int n_cols, float* out);
 void tile_q4_0(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_stride, int n_cols, float* out);

@@ -181,6 +181,51 @@ perf::Zone Decoder::linear_zone(const char* name, int64_t il, int64_t rows, std:
   return perf::Zone(name, il, rows, first.cols, n_out, dtype_name(first.type).data(), bytes);
 }
 
+perf::Zone Decoder::linear_zone(const char* name, int64_t il, int64_t rows, std::initializer_list<MatmulTarget> targets) {
+  static_assert(kMaxFused == 4, "the cases below cover 1..kMaxFused targets");
+  switch (targets.size()) {  // callers have checked the count (takes_quantized)
+    case 1: return linear_zone(name, il, rows, {targets.begin()[0].w});
+    case 2: return linear_zone(name, il, rows, {targets.begin()[0].w, targets.begin()[1].w});
+    case 3: return linear_zone(name, il, rows, {targets.begin()[0].w, targets.begin()[1].w, targets.begin()[2].w});
+    default: return linear_zone(name, il, rows, {targets.begin()[0].w, targets.begin()[1].w, targets.begin()[2].w, targets.begin()[3].w});
+  }
+}
+
+void Decoder::add_norm_linear(const ResidualAdd& r, const char* norm_name, const char* linear_name, int64_t il,
+                              const std::vector<float>& weight, int64_t n, std::initializer_list<MatmulTarget> targets) {
+  const int64_t E = cfg_.n_embd;
+  auto add_row = [&r, E](int64_t t) { return r.add == nullptr ? nullptr : r.add + t * E; };
+  if (tapping()) {  // the separate ops, each result tapped
+    if (r.add != nullptr) {
+      perf::Zone zone("residual", il);
+      for_token_rows(n, [&](int64_t t0, int64_t t1) { add_inplace(x_.data() + t0 * E, r.add + t0 * E, (t1 - t0) * E); });
+      tap(r.name, r.layer, x_.data(), n, E);
+    }
+    norm_rows(norm_name, il, weight, x_.data(), n);
+    tap(norm_name, il, h_.data(), n, E);
+  } else if (!takes_quantized(targets)) {  // the add in the norm's pass; h in floats for the row kernels
+    perf::Zone zone(norm_name, il);
+    for_token_rows(n, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) add_rms_norm(x_.data() + t * E, add_row(t), weight.data(), h_.data() + t * E, E, cfg_.norm_eps);
+    });
+  } else {  // add, norm and quantization in one pass per row
+    const int64_t nb = E / kQK;
+    if (static_cast<size_t>(n * nb) * sizeof(BlockQ8S) > scratch_.size()) fail("forward: {} rows exceed the matmul scratch", n);
+    auto* act = reinterpret_cast<BlockQ8S*>(scratch_.data());  // [n, n_embd / 32]
+    {
+      perf::Zone zone(norm_name, il);
+      for_token_rows(n, [&](int64_t t0, int64_t t1) {
+        for (int64_t t = t0; t < t1; ++t) add_rms_norm_q8s(x_.data() + t * E, add_row(t), weight.data(), act + t * nb, E, cfg_.norm_eps);
+      });
+    }
+    perf::Zone zone = linear_zone(linear_name, il, n, targets);
+    matmul_fused_quantized(targets, act, n, pool_);
+    return;
+  }
+  perf::Zone zone = linear_zone(linear_name, il, n, targets);
+  matmul_fused(targets, h_.data(), n, pool_, scratch_.data(), scratch_.size(), row_ctx_.data());
+}
+
 void Decoder::linear(const char* name, int64_t il, const WeightMatrix& w, const float* in, int64_t rows, float* out) {
   perf::Zone zone = linear_zone(name, il, rows, {&w});
   matmul(w, in, rows, out, pool_, scratch_.data(), scratch_.size(), row_ctx_.data());

@@ -50,6 +50,19 @@ class Decoder : public Model {
                        const float* in, int64_t n);
   // x += h
   void residual(int64_t il, int64_t n);
+  // A residual add folded into the norm after it: x += add ([n, n_embd]; may be h_ itself),
+  // tapped as `name` of `layer`. add == nullptr: none.
+  struct ResidualAdd {
+    const float* add = nullptr;
+    const char* name = nullptr;
+    int64_t layer = -1;
+  };
+  // x += r.add, h = RMSNorm(x) * weight, then y_i = h · W_iᵀ for each target, row by row. The
+  // add shares the norm's pass; where the targets take quantized activations (packed types) the
+  // quantization does too, and h never goes through memory as floats. With a tap set, the
+  // separate ops, each result tapped. Every way gives the separate ops' bits.
+  void add_norm_linear(const ResidualAdd& r, const char* norm_name, const char* linear_name, int64_t il,
+                       const std::vector<float>& weight, int64_t n, std::initializer_list<MatmulTarget> targets);
   // Rotates each token's query and key heads for its position (q_, k_).
   void apply_rope(int64_t n, int64_t il, float freq_base, float freq_scale);
   // Stores each token's k_ and v_ rows (rounded to f16, or quantized to Q8_0) at its position in its blocks.
@@ -79,6 +92,7 @@ class Decoder : public Model {
   void linear(const char* name, int64_t il, const WeightMatrix& w, const float* in, int64_t rows, float* out);
   // A zone for one (possibly fused) linear product: [rows, K] x [K, sum of N].
   static perf::Zone linear_zone(const char* name, int64_t il, int64_t rows, std::initializer_list<const WeightMatrix*> ws);
+  static perf::Zone linear_zone(const char* name, int64_t il, int64_t rows, std::initializer_list<MatmulTarget> targets);
 
   ModelConfig cfg_;
   ThreadPool& pool_;

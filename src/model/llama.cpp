@@ -71,28 +71,27 @@ class Llama final : public Decoder {
     for (int64_t il = 0; il < c.n_layer; ++il) {
       const LlamaLayer& L = layers_[static_cast<size_t>(il)];
       perf::Zone layer_zone("layer", il);
-      attention_block(L, chunks, kv, il, n);
+      // The previous layer's FFN output (in h_) joins the residual stream inside this layer's first norm.
+      attention_block(L, chunks, kv, il, n, il > 0 ? ResidualAdd{h_.data(), "l_out", il - 1} : ResidualAdd{});
       if (il == c.n_layer - 1) narrow_row_context_to_outputs(chunks);
       ffn_block(L, il, n);
     }
+    residual(c.n_layer - 1, n);
+    tap("l_out", c.n_layer - 1, x_.data(), n, E);
 
     // logits = W_out · RMSNorm(x), for each chunk's last token or all of them
     output_logits(chunks, logits);
   }
 
  private:
+  // x = x + ffn_out (the previous layer's output, when given)
   // x = x + Wo · attention(rope(Wq·h), rope(Wk·h), Wv·h), h = RMSNorm(x)
-  void attention_block(const LlamaLayer& L, std::span<const SeqChunk> chunks, KvStore& kv, int64_t il, int64_t n) {
+  void attention_block(const LlamaLayer& L, std::span<const SeqChunk> chunks, KvStore& kv, int64_t il, int64_t n,
+                       const ResidualAdd& ffn_out) {
     const ModelConfig& c = cfg_;
     const int64_t E = c.n_embd;
     perf::Zone block_zone("attn", il);
-    norm_rows("attn_norm", il, L.attn_norm, x_.data(), n);
-    tap("attn_norm", il, h_.data(), n, E);
-    {
-      perf::Zone zone = linear_zone("attn_qkv", il, n, {&L.wq, &L.wk, &L.wv});
-      matmul_fused({{&L.wq, q_.data()}, {&L.wk, k_.data()}, {&L.wv, v_.data()}}, h_.data(), n, pool_, scratch_.data(),
-                   scratch_.size(), row_ctx_.data());
-    }
+    add_norm_linear(ffn_out, "attn_norm", "attn_qkv", il, L.attn_norm, n, {{&L.wq, q_.data()}, {&L.wk, k_.data()}, {&L.wv, v_.data()}});
     apply_rope(n, il, c.rope_freq_base, c.rope_freq_scale);
     tap("Qcur", il, q_.data(), n, c.q_dim());
     tap("Kcur", il, k_.data(), n, c.kv_dim());
@@ -102,22 +101,16 @@ class Llama final : public Decoder {
     tap("kqv_out", il, attn_.data(), n, c.q_dim());
     linear("attn_out", il, L.wo, attn_.data(), n, h_.data());
     tap("attn_out", il, h_.data(), n, E);
-    residual(il, n);
-    tap("ffn_inp", il, x_.data(), n, E);
   }
 
+  // x = x + attn_out (in h_)
   // x = x + W_down · (silu(W_gate·h) ⊙ W_up·h), h = RMSNorm(x)
   void ffn_block(const LlamaLayer& L, int64_t il, int64_t n) {
     const ModelConfig& c = cfg_;
     const int64_t E = c.n_embd;
     perf::Zone block_zone("ffn", il);
-    norm_rows("ffn_norm", il, L.ffn_norm, x_.data(), n);
-    tap("ffn_norm", il, h_.data(), n, E);
-    {
-      perf::Zone zone = linear_zone("ffn_gate_up", il, n, {&L.w_gate, &L.w_up});
-      matmul_fused({{&L.w_gate, gate_.data()}, {&L.w_up, up_.data()}}, h_.data(), n, pool_, scratch_.data(),
-                   scratch_.size(), row_ctx_.data());
-    }
+    add_norm_linear({h_.data(), "ffn_inp", il}, "ffn_norm", "ffn_gate_up", il, L.ffn_norm, n,
+                    {{&L.w_gate, gate_.data()}, {&L.w_up, up_.data()}});
     tap("ffn_gate", il, gate_.data(), n, c.n_ff);
     tap("ffn_up", il, up_.data(), n, c.n_ff);
     {
@@ -128,8 +121,6 @@ class Llama final : public Decoder {
     tap("ffn_swiglu", il, gate_.data(), n, c.n_ff);
     linear("ffn_down", il, L.w_down, gate_.data(), n, h_.data());
     tap("ffn_out", il, h_.data(), n, E);
-    residual(il, n);
-    tap("l_out", il, x_.data(), n, E);
   }
 
   std::vector<LlamaLayer> layers_;

@@ -93,6 +93,7 @@ class Model {
   void tap(const char* name, int64_t layer, const float* data, int64_t rows, int64_t cols) const {
     if (tap_ != nullptr) tap_->on_tensor(name, layer, data, rows, cols);
   }
+  bool tapping() const { return tap_ != nullptr; }
 
  private:
   [[noreturn]] static void fail_positions(int64_t pos0, int64_t n, int64_t n_ctx);

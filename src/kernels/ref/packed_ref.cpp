@@ -110,4 +110,12 @@ void tile_q8_0_exact(int64_t nb, const void* group, const BlockQ8S* act, int64_t
   }
 }
 
+void quantize_q8s_scaled(const float* x, float scale, const float* weight, BlockQ8S* y, int64_t n) {
+  float block[kQK];  // [32] one block of the normed row
+  for (int64_t b = 0; b < n / kQK; ++b) {
+    for (int j = 0; j < kQK; ++j) block[j] = x[b * kQK + j] * scale * weight[b * kQK + j];
+    quantize_row_q8s(block, y + b, kQK);
+  }
+}
+
 }  // namespace ts::ref

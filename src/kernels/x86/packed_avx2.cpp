@@ -182,16 +182,19 @@ void q8_0_exact_cols(int64_t nb, const BlockQ8_0x8* w, const BlockQ8S* act, int6
 
 }  // namespace
 
+namespace {
+
 // Same steps as quantize_row_q8s: amax, id = 127 / amax, round half to even, scale rounded to
-// f16; every step is exact or the same IEEE operation, so the output is identical.
-void quantize_q8s(const float* x, BlockQ8S* y, int64_t n) {
+// f16; every step is exact or the same IEEE operation, so the output is identical. load(i, j)
+// gives elements 8j..8j+7 of block i.
+template <typename Load>
+void quantize_q8s_blocks(int64_t nblocks, BlockQ8S* y, Load&& load) {
   const __m256 sign = _mm256_set1_ps(-0.0f);
-  for (int64_t i = 0; i < n / kQK; ++i) {
-    const float* b = x + i * kQK;
+  for (int64_t i = 0; i < nblocks; ++i) {
     __m256 v[4];
     __m256 amax = _mm256_setzero_ps();
     for (int j = 0; j < 4; ++j) {
-      v[j] = _mm256_loadu_ps(b + 8 * j);
+      v[j] = load(i, j);
       amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign, v[j]));
     }
     __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
@@ -218,6 +221,21 @@ void quantize_q8s(const float* x, BlockQ8S* y, int64_t n) {
     y[i].sum = _mm_cvtsi128_si32(s4);
     y[i].s = _cvtsh_ss(_cvtss_sh(static_cast<float>(y[i].sum) * (am / 127.0f), _MM_FROUND_TO_NEAREST_INT));
   }
+}
+
+}  // namespace
+
+void quantize_q8s(const float* x, BlockQ8S* y, int64_t n) {
+  quantize_q8s_blocks(n / kQK, y, [x](int64_t i, int j) { return _mm256_loadu_ps(x + i * kQK + 8 * j); });
+}
+
+void quantize_q8s_scaled(const float* x, float scale, const float* weight, BlockQ8S* y, int64_t n) {
+  const __m256 s = _mm256_set1_ps(scale);
+  // (x * scale) * weight: two roundings, in rms_norm's order (no FMA: there is no add).
+  quantize_q8s_blocks(n / kQK, y, [=](int64_t i, int j) {
+    const int64_t e = i * kQK + 8 * j;
+    return _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(x + e), s), _mm256_loadu_ps(weight + e));
+  });
 }
 
 void tile_q4_0(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_stride, int n_cols, float* out) {

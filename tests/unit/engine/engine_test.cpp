@@ -224,6 +224,42 @@ TEST_F(EngineTest, BatchedChunksGiveBitIdenticalLogits) {
   model.set_attention_mode(AttentionMode::kExact);
 }
 
+// With packed weights the residual add, RMSNorm and the activation quantization run as one pass
+// per row; with a tap set (which wants the tensors between) they run as separate ops. Both give
+// the same logits bit for bit, prompt and decode steps, and the tap still sees every tensor.
+TEST_F(EngineTest, FusedNormQuantizationGivesTheSeparateOpsLogits) {
+  Model& model = *model_->model;
+  const ModelConfig& c = model.config();
+  struct CountingTap : TensorTap {
+    std::map<std::string, int> seen;
+    void on_tensor(const char* name, int64_t, const float*, int64_t, int64_t) override { ++seen[name]; }
+  };
+  const auto p = prompt(20, 7);
+  auto run = [&](TensorTap* tap) {
+    model.set_tap(tap);
+    KvCache kv(c, 32);
+    std::vector<float> logits(static_cast<size_t>(20 * c.n_vocab));  // [20, n_vocab] prompt, then one row per step
+    model.forward(p.data(), 20, 0, kv, logits.data(), true);
+    std::vector<float> out = logits;
+    for (int64_t i = 0; i < 4; ++i) {
+      const int32_t t = static_cast<int32_t>(100 + i);
+      model.forward(&t, 1, 20 + i, kv, logits.data(), false);
+      out.insert(out.end(), logits.begin(), logits.begin() + c.n_vocab);
+    }
+    model.set_tap(nullptr);
+    return out;
+  };
+  CountingTap tap;
+  const auto fused = run(nullptr);
+  const auto separate = run(&tap);
+  ASSERT_EQ(fused.size(), separate.size());
+  EXPECT_EQ(std::memcmp(fused.data(), separate.data(), fused.size() * sizeof(float)), 0);
+  const int passes = 5;  // the prompt and 4 steps
+  for (const char* name : {"attn_norm", "ffn_norm", "ffn_inp", "l_out"}) {
+    EXPECT_EQ(tap.seen[name], passes * static_cast<int>(c.n_layer)) << name;
+  }
+}
+
 // The two Q8_0 block orders differ in rounding only. Measured on the tiny model: max |logit
 // difference| 1.2e-7 (AVX2 without VNNI, the one CPU kind where they differ).
 constexpr double kBlockOrdersLogitAbs = 1e-5;

@@ -16,6 +16,7 @@
 #include "kernels/cpu_features.h"
 #include "kernels/dtype_table.h"
 #include "kernels/matmul.h"
+#include "kernels/ops.h"
 #include "kernels/packed.h"
 #include "quant/quantize.h"
 #include "quant/repack.h"
@@ -78,6 +79,53 @@ TEST(Packed, QuantizeQ8SVariantsAreIdentical) {
   quantize_q8s(zeros.data(), z.data(), 64);
   EXPECT_EQ(z[0].d, 0.0f);
   EXPECT_EQ(z[1].sum, 0);
+}
+
+// RMSNorm's scaling fused into the quantization (and the residual add into the norm's pass):
+// the same bits as the separate ops, for the selected variant, the scalar twin and AVX2's.
+TEST(Packed, NormFusedIntoQuantizationEqualsSeparateOps) {
+  std::mt19937 rng(17);
+  for (int64_t n : {32, 96, 2048}) {
+    const auto x0 = random_values(static_cast<size_t>(n), rng, 2.0f);
+    const auto res = random_values(static_cast<size_t>(n), rng, 0.5f);
+    const auto weight = random_values(static_cast<size_t>(n), rng);
+    for (bool with_add : {false, true}) {
+      const std::string where = "n " + std::to_string(n) + (with_add ? " with add" : " alone");
+      // Separate: x += res, h = rms_norm(x), quantize_row_q8s(h).
+      std::vector<float> x_sep = x0, h(static_cast<size_t>(n));
+      if (with_add) add_inplace(x_sep.data(), res.data(), n);
+      rms_norm(x_sep.data(), weight.data(), h.data(), n, 1e-5f);
+      std::vector<BlockQ8S> want(static_cast<size_t>(n / kQK));
+      quantize_row_q8s(h.data(), want.data(), n);
+
+      std::vector<float> x_f32 = x0, h_f32(static_cast<size_t>(n));
+      add_rms_norm(x_f32.data(), with_add ? res.data() : nullptr, weight.data(), h_f32.data(), n, 1e-5f);
+      EXPECT_EQ(x_f32, x_sep) << where;
+      EXPECT_EQ(h_f32, h) << where;
+
+      std::vector<float> x_q = x0;
+      std::vector<BlockQ8S> got(want.size());
+      add_rms_norm_q8s(x_q.data(), with_add ? res.data() : nullptr, weight.data(), got.data(), n, 1e-5f);
+      EXPECT_EQ(x_q, x_sep) << where;
+      EXPECT_EQ(0, std::memcmp(got.data(), want.data(), want.size() * sizeof(BlockQ8S))) << "selected, " << where;
+
+      // Each variant from the same normed scale.
+      float scale = 0.0f;
+      {
+        double sum = 0.0;
+        for (float v : x_sep) sum += static_cast<double>(v * v);
+        scale = 1.0f / std::sqrt(static_cast<float>(sum / static_cast<double>(n)) + 1e-5f);
+      }
+      std::vector<BlockQ8S> twin(want.size());
+      ref::quantize_q8s_scaled(x_sep.data(), scale, weight.data(), twin.data(), n);
+      EXPECT_EQ(0, std::memcmp(twin.data(), want.data(), want.size() * sizeof(BlockQ8S))) << "scalar twin, " << where;
+      if (cpu_features().avx2) {
+        std::vector<BlockQ8S> fast(want.size());
+        avx2::quantize_q8s_scaled(x_sep.data(), scale, weight.data(), fast.data(), n);
+        EXPECT_EQ(0, std::memcmp(fast.data(), want.data(), want.size() * sizeof(BlockQ8S))) << "avx2, " << where;
+      }
+    }
+  }
 }
 
 // Every variant this CPU can run, with its scalar twin: the selected one in each BlockOrder,
@@ -266,6 +314,37 @@ TEST(Packed, FusedMatmulEqualsSeparateCalls) {
   matmul_fused({{&packed[0], fused[0].data()}, {&packed[1], fused[1].data()}, {&packed[2], fused[2].data()}}, x.data(), m,
                pool, scratch.data(), scratch.size());
   for (size_t i = 0; i < 3; ++i) EXPECT_EQ(fused[i], separate[i]) << "target " << i;
+}
+
+// The fused products from activations quantized by their producer equal those from floats.
+TEST(Packed, QuantizedActivationsGiveTheFloatPathsResults) {
+  std::mt19937 rng(21);
+  ThreadPool pool(2);
+  const int64_t cols = 96, m = 5;
+  for (DType type : {DType::Q4_0, DType::Q4_1, DType::Q8_0}) {
+    std::vector<std::vector<uint8_t>> plain;
+    std::vector<WeightMatrix> packed;
+    PackedWeights store;
+    for (int64_t rows : {24, 13}) {
+      plain.push_back(quantized_matrix(type, random_values(static_cast<size_t>(rows * cols), rng), rows, cols));
+      packed.push_back(store.pack(WeightMatrix{type, rows, cols, plain.back().data(), false}, pool));
+    }
+    ASSERT_TRUE(takes_quantized({{&packed[0], nullptr}, {&packed[1], nullptr}})) << dtype_name(type);
+    const auto x = random_values(static_cast<size_t>(m * cols), rng);
+    std::vector<uint8_t> scratch(matmul_scratch_bytes(packed[0], m));
+    std::vector<float> a0(static_cast<size_t>(m * 24), 0.0f), a1(static_cast<size_t>(m * 13), 0.0f), b0(a0.size(), 1.0f), b1(a1.size(), 1.0f);
+    matmul_fused({{&packed[0], a0.data()}, {&packed[1], a1.data()}}, x.data(), m, pool, scratch.data(), scratch.size());
+    std::vector<BlockQ8S> act(static_cast<size_t>(m * cols / kQK));  // [m, cols / 32]
+    for (int64_t i = 0; i < m; ++i) quantize_q8s(x.data() + i * cols, act.data() + i * cols / kQK, cols);
+    matmul_fused_quantized({{&packed[0], b0.data()}, {&packed[1], b1.data()}}, act.data(), m, pool);
+    EXPECT_EQ(a0, b0) << dtype_name(type);
+    EXPECT_EQ(a1, b1) << dtype_name(type);
+  }
+  // Row-major matrices read other activation types: no quantized entry for them.
+  const auto plain = quantized_matrix(DType::Q4_0, random_values(16 * 64, rng), 16, 64);
+  const WeightMatrix row_major{DType::Q4_0, 16, 64, plain.data(), false};
+  EXPECT_FALSE(takes_quantized({{&row_major, nullptr}}));
+  EXPECT_THROW(matmul_fused_quantized({{&row_major, nullptr}}, nullptr, 1, pool), std::exception);
 }
 
 TEST(Packed, DequantizesRowsFromThePackedLayout) {
