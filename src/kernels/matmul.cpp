@@ -75,12 +75,15 @@ void matmul_packed_quantized(const MatmulTarget* targets, size_t count, const Bl
         const int64_t max_cols = pair ? kMaxPairTileCols : kMaxTileCols;
         for (int64_t c = c0; c < c1; c += max_cols) {
           const int cols = static_cast<int>(std::min<int64_t>(max_cols, c1 - c));
+          // One activation row and whole groups (decode): the tile's outputs are y's, in order.
+          const bool direct = cols == 1 && rows == span;
+          float* dst = direct ? y + c * n + r0 : out;
           if (pair) {
-            pair_tile(nb, group, group_bytes, act + c * nb, nb, cols, out);
+            pair_tile(nb, group, group_bytes, act + c * nb, nb, cols, dst);
           } else {
-            tile(nb, group, act + c * nb, nb, cols, out);
+            tile(nb, group, act + c * nb, nb, cols, dst);
           }
-          for (int j = 0; j < cols; ++j) {
+          for (int j = 0; j < (direct ? 0 : cols); ++j) {
             std::memcpy(y + (c + j) * n + r0, out + j * span, sizeof(float) * static_cast<size_t>(rows));
           }
         }
