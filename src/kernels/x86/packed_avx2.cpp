@@ -180,10 +180,6 @@ void q8_0_exact_cols(int64_t nb, const BlockQ8_0x8* w, const BlockQ8S* act, int6
   for (int c = 0; c < NC; ++c) _mm256_storeu_ps(out + 8 * c, acc[c]);
 }
 
-}  // namespace
-
-namespace {
-
 // Same steps as quantize_row_q8s: amax, id = 127 / amax, round half to even, scale rounded to
 // f16; every step is exact or the same IEEE operation, so the output is identical. load(i, j)
 // gives elements 8j..8j+7 of block i.
