@@ -163,10 +163,11 @@ void Decoder::layer_norm_rows(const char* name, int64_t il, const std::vector<fl
   });
 }
 
-void Decoder::residual(int64_t il, int64_t n) {
+void Decoder::residual(int64_t il, int64_t n, const float* add) {
   perf::Zone zone("residual", il);
   const int64_t E = cfg_.n_embd;
-  for_token_rows(n, [&](int64_t t0, int64_t t1) { add_inplace(x_.data() + t0 * E, h_.data() + t0 * E, (t1 - t0) * E); });
+  if (add == nullptr) add = h_.data();
+  for_token_rows(n, [&](int64_t t0, int64_t t1) { add_inplace(x_.data() + t0 * E, add + t0 * E, (t1 - t0) * E); });
 }
 
 perf::Zone Decoder::linear_zone(const char* name, int64_t il, int64_t rows, std::initializer_list<const WeightMatrix*> ws) {
@@ -197,8 +198,7 @@ void Decoder::add_norm_linear(const ResidualAdd& r, const char* norm_name, const
   auto add_row = [&r, E](int64_t t) { return r.add == nullptr ? nullptr : r.add + t * E; };
   if (tapping()) {  // the separate ops, each result tapped
     if (r.add != nullptr) {
-      perf::Zone zone("residual", il);
-      for_token_rows(n, [&](int64_t t0, int64_t t1) { add_inplace(x_.data() + t0 * E, r.add + t0 * E, (t1 - t0) * E); });
+      residual(il, n, r.add);
       tap(r.name, r.layer, x_.data(), n, E);
     }
     norm_rows(norm_name, il, weight, x_.data(), n);

@@ -48,8 +48,8 @@ class Decoder : public Model {
   // h = LayerNorm(in) * weight + bias, row by row ([n, n_embd]).
   void layer_norm_rows(const char* name, int64_t il, const std::vector<float>& weight, const std::vector<float>& bias,
                        const float* in, int64_t n);
-  // x += h
-  void residual(int64_t il, int64_t n);
+  // x += add (h_ when null)
+  void residual(int64_t il, int64_t n, const float* add = nullptr);
   // A residual add folded into the norm after it: x += add ([n, n_embd]; may be h_ itself),
   // tapped as `name` of `layer`. add == nullptr: none.
   struct ResidualAdd {
