@@ -3,8 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -14,23 +12,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "../run_binary.h"
+
 namespace {
 
-struct Result {
-  int status;
-  std::string output;
-};
+using Result = ts::test::RunResult;
 
-Result run(const std::string& args) {
-  const std::string cmd = std::string(TS_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  const int status = pclose(p);
-  return {WEXITSTATUS(status), out};
-}
+Result run(const std::string& args) { return ts::test::run_binary(args); }
 
 const std::string kVocab = std::string(TS_SHARED_DIR) + "/testdata/vocab/ggml-vocab-llama-spm.gguf";
 
