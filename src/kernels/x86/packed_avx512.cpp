@@ -44,23 +44,26 @@ constexpr size_t kStreamPrefetch = 6144;
 
 // Activation dwords for one 512-bit VPDPBUSD: lanes 0..7 (the first 32-byte chunk of a group
 // block, rows 0..7) take dword `lo` of the block's 32 activation bytes, lanes 8..15 (the next
-// chunk) dword `hi`.
-inline __m512i dword_pair(int lo, int hi) {
-  return _mm512_set_epi32(hi, hi, hi, hi, hi, hi, hi, hi, lo, lo, lo, lo, lo, lo, lo, lo);
+// chunk) dword `hi`. Two broadcasts from memory, the second merged into the upper half under a
+// mask: load-port work plus one merge, where a permute of the activations loaded once took the
+// shuffle unit the nibble splits also need. Zen 4, Q4_0 decode, odd tokens with it and even ones
+// without in one run: 0.0-2.0% less time per token over 6 runs (median 1.65%); same integers.
+inline __m512i dword_halves(const int8_t* qs, int lo, int hi) {
+  int32_t l = 0, h = 0;
+  std::memcpy(&l, qs + 4 * lo, sizeof(l));
+  std::memcpy(&h, qs + 4 * hi, sizeof(h));
+  return _mm512_mask_set1_epi32(_mm512_set1_epi32(l), 0xFF00, h);
 }
 
 // One group (8 rows) against NC activation rows, two 32-byte chunks of the group block per
-// 512-bit register: half the VPDPBUSDs, loads and nibble splits of a 256-bit pass, and one
-// permute per chunk pair in place of two broadcasts. Lanes r and r + 8 hold row r's integer
-// sums over different chunks; adding the halves is exact, so every float step per block is as
-// before and the results are bit-identical. One thread reading from L2: 60 -> 84 GB/s of Q4_0
-// weights; decode from DRAM is unchanged (bound by memory), but the core has more room to spare.
+// 512-bit register: half the VPDPBUSDs, loads and nibble splits of a 256-bit pass. Lanes r and
+// r + 8 hold row r's integer sums over different chunks; adding the halves is exact, so every
+// float step per block is as before and the results are bit-identical. One thread reading from
+// L2: 60 -> 84 GB/s of Q4_0 weights (Zen 5); decode from DRAM is bound by memory, but the core
+// has more room to spare.
 template <int NC>
 void q4_0(int64_t nb, const BlockQ4_0x8* w, const BlockQ8S* act, int64_t stride, float* out) {
   const __m512i mask = _mm512_set1_epi8(0x0F);
-  // Chunk j's low nibbles meet activation dword j, its high nibbles dword 4 + j.
-  const __m512i lo01 = dword_pair(0, 1), hi01 = dword_pair(4, 5);
-  const __m512i lo23 = dword_pair(2, 3), hi23 = dword_pair(6, 7);
   __m256 acc[NC];
   for (int c = 0; c < NC; ++c) acc[c] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
@@ -74,11 +77,11 @@ void q4_0(int64_t nb, const BlockQ4_0x8* w, const BlockQ8S* act, int64_t stride,
     const __m256 dw = load_f16x8(w[b].d);
     for (int c = 0; c < NC; ++c) {
       const BlockQ8S* a = act + c * stride + b;
-      const __m512i x = _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a->qs)));
-      __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q_lo01, _mm512_permutexvar_epi32(lo01, x));
-      s = _mm512_dpbusd_epi32(s, q_hi01, _mm512_permutexvar_epi32(hi01, x));
-      s = _mm512_dpbusd_epi32(s, q_lo23, _mm512_permutexvar_epi32(lo23, x));
-      s = _mm512_dpbusd_epi32(s, q_hi23, _mm512_permutexvar_epi32(hi23, x));
+      // Chunk j's low nibbles meet activation dword j, its high nibbles dword 4 + j.
+      __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q_lo01, dword_halves(a->qs, 0, 1));
+      s = _mm512_dpbusd_epi32(s, q_hi01, dword_halves(a->qs, 4, 5));
+      s = _mm512_dpbusd_epi32(s, q_lo23, dword_halves(a->qs, 2, 3));
+      s = _mm512_dpbusd_epi32(s, q_hi23, dword_halves(a->qs, 6, 7));
       const __m256i s8 = _mm256_add_epi32(_mm512_castsi512_si256(s), _mm512_extracti64x4_epi64(s, 1));
       const __m256i d = _mm256_sub_epi32(s8, _mm256_set1_epi32(8 * a->sum));
       acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d), _mm256_mul_ps(dw, _mm256_set1_ps(a->d)), acc[c]);
