@@ -6,10 +6,12 @@
 
 namespace ts {
 
-// out = x / sqrt(mean(x^2) + eps) * weight
+// 1 / sqrt(mean(x^2) + eps): the factor rms_norm scales x by (squares in float, summed in double).
+float rms_scale(const float* x, int64_t n, float eps);
+// out = x * rms_scale(x) * weight
 void rms_norm(const float* x, const float* weight, float* out, int64_t n, float eps);
-// x += add (a residual add; skipped when add is null), then out = rms_norm(x): the add and the
-// sum of squares share one pass over the row. Same bits as add_inplace then rms_norm.
+// x += add (a residual add; skipped when add is null), then out = rms_norm(x). Same bits as
+// add_inplace then rms_norm.
 void add_rms_norm(float* x, const float* add, const float* weight, float* out, int64_t n, float eps);
 // add_rms_norm with the normed row quantized for the packed products (quantize_q8s, n / 32
 // blocks) instead of stored as floats: the scaled values go from registers into int8. Same bits

@@ -81,6 +81,29 @@ TEST(Packed, QuantizeQ8SVariantsAreIdentical) {
   EXPECT_EQ(z[1].sum, 0);
 }
 
+// rms_scale sums the squares in eight partial double sums instead of llama.cpp's single
+// in-order chain: the two sums differ in the last bits of a double, which the float scale does
+// not keep; a one-ulp bound leaves room for a double sum that lands on a float rounding tie.
+TEST(Packed, RmsScaleMatchesTheInOrderDoubleSum) {
+  constexpr float kMaxUlps = 1.0f;
+  std::mt19937 rng(29);
+  std::uniform_real_distribution<float> exponent(-30.0f, 10.0f);
+  for (int64_t n : {1, 7, 32, 100, 2048, 5632}) {
+    for (bool wide : {false, true}) {
+      auto x = random_values(static_cast<size_t>(n), rng, 2.0f);
+      if (wide) {
+        for (float& v : x) v *= std::exp2(exponent(rng));  // magnitudes 2^-30 .. 2^10 in one row
+      }
+      double in_order = 0.0;
+      for (float v : x) in_order += static_cast<double>(v * v);
+      const float want = 1.0f / std::sqrt(static_cast<float>(in_order / static_cast<double>(n)) + 1e-5f);
+      const float got = rms_scale(x.data(), n, 1e-5f);
+      const float ulp = std::nextafter(want, INFINITY) - want;
+      EXPECT_LE(std::fabs(got - want), kMaxUlps * ulp) << "n " << n << (wide ? " wide" : "");
+    }
+  }
+}
+
 // RMSNorm's scaling fused into the quantization (and the residual add into the norm's pass):
 // the same bits as the separate ops, for the selected variant, the scalar twin and AVX2's.
 TEST(Packed, NormFusedIntoQuantizationEqualsSeparateOps) {
@@ -110,12 +133,7 @@ TEST(Packed, NormFusedIntoQuantizationEqualsSeparateOps) {
       EXPECT_EQ(0, std::memcmp(got.data(), want.data(), want.size() * sizeof(BlockQ8S))) << "selected, " << where;
 
       // Each variant from the same normed scale.
-      float scale = 0.0f;
-      {
-        double sum = 0.0;
-        for (float v : x_sep) sum += static_cast<double>(v * v);
-        scale = 1.0f / std::sqrt(static_cast<float>(sum / static_cast<double>(n)) + 1e-5f);
-      }
+      const float scale = rms_scale(x_sep.data(), n, 1e-5f);
       std::vector<BlockQ8S> twin(want.size());
       ref::quantize_q8s_scaled(x_sep.data(), scale, weight.data(), twin.data(), n);
       EXPECT_EQ(0, std::memcmp(twin.data(), want.data(), want.size() * sizeof(BlockQ8S))) << "scalar twin, " << where;
