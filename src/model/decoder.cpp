@@ -61,10 +61,24 @@ void Decoder::pack_and_allocate(std::vector<WeightMatrix*> layer_matrices, Block
   out_ctx_.assign(B, kRowAlone);
   jobs_.reserve(B);
   attn_jobs_.reserve(B * static_cast<size_t>(c.n_head));
-  size_t scratch = 0;
-  for (const WeightMatrix* w : layer_matrices) scratch = std::max(scratch, matmul_scratch_bytes(*w, max_batch_));
+  size_t scratch = 0, slot = 0;
+  for (const WeightMatrix* w : layer_matrices) {
+    scratch = std::max(scratch, matmul_scratch_bytes(*w, max_batch_));
+    slot = std::max(slot, matmul_scratch_bytes(*w, std::min(max_batch_, kRingRows)));
+  }
   scratch_.assign(scratch, 0);
+  ring_slot_bytes_ = (slot + kRingAlign - 1) / kRingAlign * kRingAlign;
+  ring_.assign(kRingSlots * ring_slot_bytes_ + kRingAlign, 0);
   grow_scores(std::min<int64_t>(c.n_ctx_train, 4096));
+}
+
+Decoder::Scratch Decoder::act_scratch(int64_t rows) {
+  if (rows > kRingRows) return {scratch_.data(), scratch_.size()};
+  const auto base = reinterpret_cast<uintptr_t>(ring_.data());
+  uint8_t* first = ring_.data() + (kRingAlign - base % kRingAlign) % kRingAlign;
+  uint8_t* slot = first + static_cast<size_t>(ring_next_) * ring_slot_bytes_;
+  ring_next_ = (ring_next_ + 1) % kRingSlots;
+  return {slot, ring_slot_bytes_};
 }
 
 void Decoder::grow_scores(int64_t n_ctx) {
@@ -210,8 +224,9 @@ void Decoder::add_norm_linear(const ResidualAdd& r, const char* norm_name, const
     });
   } else {  // add, norm and quantization in one pass per row
     const int64_t nb = E / kQK;
-    if (static_cast<size_t>(n * nb) * sizeof(BlockQ8S) > scratch_.size()) fail("forward: {} rows exceed the matmul scratch", n);
-    auto* act = reinterpret_cast<BlockQ8S*>(scratch_.data());  // [n, n_embd / 32]
+    const Scratch scratch = act_scratch(n);
+    if (static_cast<size_t>(n * nb) * sizeof(BlockQ8S) > scratch.bytes) fail("forward: {} rows exceed the matmul scratch", n);
+    auto* act = reinterpret_cast<BlockQ8S*>(scratch.data);  // [n, n_embd / 32]
     {
       perf::Zone zone(norm_name, il);
       for_token_rows(n, [&](int64_t t0, int64_t t1) {
@@ -223,12 +238,14 @@ void Decoder::add_norm_linear(const ResidualAdd& r, const char* norm_name, const
     return;
   }
   perf::Zone zone = linear_zone(linear_name, il, n, targets);
-  matmul_fused(targets, h_.data(), n, pool_, scratch_.data(), scratch_.size(), row_ctx_.data());
+  const Scratch scratch = act_scratch(n);
+  matmul_fused(targets, h_.data(), n, pool_, scratch.data, scratch.bytes, row_ctx_.data());
 }
 
 void Decoder::linear(const char* name, int64_t il, const WeightMatrix& w, const float* in, int64_t rows, float* out) {
   perf::Zone zone = linear_zone(name, il, rows, {&w});
-  matmul(w, in, rows, out, pool_, scratch_.data(), scratch_.size(), row_ctx_.data());
+  const Scratch scratch = act_scratch(rows);
+  matmul(w, in, rows, out, pool_, scratch.data, scratch.bytes, row_ctx_.data());
 }
 
 void Decoder::apply_rope(int64_t n, int64_t il, float freq_base, float freq_scale) {
@@ -495,7 +512,8 @@ void Decoder::output_logits(std::span<const SeqChunk> chunks, float* logits) {
     {
       perf::Zone zone("lm_head");
       perf::Zone mm = linear_zone("output", -1, rows, {&output_});
-      matmul(output_, h_.data(), rows, logits, pool_, scratch_.data(), scratch_.size(), out_ctx_.data());
+      const Scratch scratch = act_scratch(rows);
+      matmul(output_, h_.data(), rows, logits, pool_, scratch.data, scratch.bytes, out_ctx_.data());
     }
     tap("result_output", -1, logits, rows, cfg_.n_vocab);
   }

@@ -111,8 +111,9 @@ class Gemma3 final : public Decoder {
     tap("attn_norm", il, h_.data(), n, c.n_embd);
     {
       perf::Zone zone = linear_zone("attn_qkv", il, n, {&L.wq, &L.wk, &L.wv});
-      matmul_fused({{&L.wq, q_.data()}, {&L.wk, k_.data()}, {&L.wv, v_.data()}}, h_.data(), n, pool_, scratch_.data(),
-                   scratch_.size(), row_ctx_.data());
+      const Scratch scratch = act_scratch(n);
+      matmul_fused({{&L.wq, q_.data()}, {&L.wk, k_.data()}, {&L.wv, v_.data()}}, h_.data(), n, pool_, scratch.data,
+                   scratch.bytes, row_ctx_.data());
     }
     {
       perf::Zone zone("qk_norm", il);
@@ -155,8 +156,9 @@ class Gemma3 final : public Decoder {
     tap("ffn_norm", il, h_.data(), n, c.n_embd);
     {
       perf::Zone zone = linear_zone("ffn_gate_up", il, n, {&L.w_gate, &L.w_up});
-      matmul_fused({{&L.w_gate, gate_.data()}, {&L.w_up, up_.data()}}, h_.data(), n, pool_, scratch_.data(),
-                   scratch_.size(), row_ctx_.data());
+      const Scratch scratch = act_scratch(n);
+      matmul_fused({{&L.w_gate, gate_.data()}, {&L.w_up, up_.data()}}, h_.data(), n, pool_, scratch.data,
+                   scratch.bytes, row_ctx_.data());
     }
     tap("ffn_gate", il, gate_.data(), n, c.n_ff);
     tap("ffn_up", il, up_.data(), n, c.n_ff);
