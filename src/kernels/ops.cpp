@@ -12,10 +12,10 @@ namespace ts {
 namespace {
 
 // Sum of x[i]^2, each square rounded to float and summed in double, as llama.cpp does (a
-// 2048-wide float sum loses digits), but in eight interleaved partial sums: one chain of 2048
-// dependent double adds was half of the fused norm-and-quantize pass of a decode token (2.6 µs
-// of 1.3 at n_embd 2048). The partial sums differ from the in-order sum in the last bits of a
-// double, which the float the scale is rounded to does not keep.
+// 2048-wide float sum loses digits), but in eight interleaved partial sums: as one chain of
+// 2048 dependent double adds it was half of the fused norm-and-quantize pass over a 2048-wide
+// row (2.6 µs against 1.3 µs, Zen 4). The partial sums differ from the in-order sum in the last
+// bits of a double, which the float the scale is rounded to does not keep.
 double sum_squares(const float* x, int64_t n) {
   double s[8] = {};
   int64_t i = 0;
