@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 
+#include "base/checked_math.h"
 #include "base/error.h"
 #include "base/stream_alloc.h"
 #include "base/timer.h"
@@ -127,24 +129,65 @@ bool packing_enabled() {
   return on;
 }
 
-WeightMatrix PackedWeights::pack(const WeightMatrix& w, ThreadPool& pool) {
-  if (w.packed || !packing_enabled() || !packable(w.type) || packed_tile_for(w.type) == nullptr) return w;
-  const double t0 = now_ms();
-  const size_t bytes = packed_bytes(w.type, w.rows, w.cols);
-  // Decode streams every weight once per token: large matrices go on huge pages.
+namespace {
+
+bool has_packed_form(const WeightMatrix& w) {
+  return !w.packed && packing_enabled() && packable(w.type) && packed_tile_for(w.type) != nullptr;
+}
+
+// Offsets in a shared buffer stay on cache lines (what the kernels' loads assume at best).
+constexpr size_t kPackAlign = 64;
+
+}  // namespace
+
+uint8_t* PackedWeights::allocate(size_t bytes, const char* what) {
+  // Decode streams every weight once per token: large buffers go on huge pages.
   auto* p = static_cast<uint8_t*>(alloc_streamed(bytes));
-  if (p == nullptr) fail("out of memory packing a [{}, {}] {} matrix ({} bytes)", w.rows, w.cols, dtype_name(w.type), bytes);
+  if (p == nullptr) fail("out of memory packing {} ({} bytes)", what, bytes);
   buffers_.emplace_back(p);
+  return p;
+}
+
+WeightMatrix PackedWeights::pack_into(const WeightMatrix& w, uint8_t* dst, ThreadPool& pool) {
   const int64_t n_groups = (w.rows + kPackRows - 1) / kPackRows;
   pool.parallel_for(static_cast<size_t>(n_groups), [&](size_t begin, size_t end, int) {
-    pack_groups(w.type, w.data, w.rows, w.cols, p, static_cast<int64_t>(begin), static_cast<int64_t>(end));
+    pack_groups(w.type, w.data, w.rows, w.cols, dst, static_cast<int64_t>(begin), static_cast<int64_t>(end));
   });
-  bytes_ += bytes;
-  pack_ms_ += now_ms() - t0;
+  bytes_ += packed_bytes(w.type, w.rows, w.cols);
   WeightMatrix out = w;
-  out.data = p;
+  out.data = dst;
   out.packed = true;
   return out;
+}
+
+WeightMatrix PackedWeights::pack(const WeightMatrix& w, ThreadPool& pool) {
+  if (!has_packed_form(w)) return w;
+  const double t0 = now_ms();
+  uint8_t* p = allocate(packed_bytes(w.type, w.rows, w.cols), "a matrix");
+  WeightMatrix out = pack_into(w, p, pool);
+  pack_ms_ += now_ms() - t0;
+  return out;
+}
+
+void PackedWeights::pack_all(const std::vector<WeightMatrix*>& ws, ThreadPool& pool) {
+  const double t0 = now_ms();
+  uint64_t total = 0;
+  for (const WeightMatrix* w : ws) {
+    if (!has_packed_form(*w)) continue;
+    const std::optional<uint64_t> end = checked_add(total, packed_bytes(w->type, w->rows, w->cols) + kPackAlign - 1);
+    if (!end) fail("packed weights: size overflows");
+    total = *end / kPackAlign * kPackAlign;
+  }
+  if (total == 0) return;
+  uint8_t* p = allocate(total, "the model's matrices");
+  size_t offset = 0;
+  for (WeightMatrix* w : ws) {
+    if (!has_packed_form(*w)) continue;
+    const size_t bytes = packed_bytes(w->type, w->rows, w->cols);
+    *w = pack_into(*w, p + offset, pool);
+    offset = (offset + bytes + kPackAlign - 1) / kPackAlign * kPackAlign;
+  }
+  pack_ms_ += now_ms() - t0;
 }
 
 size_t matmul_scratch_bytes(const WeightMatrix& w, int64_t m) { return static_cast<size_t>(m) * act_row_bytes(w); }

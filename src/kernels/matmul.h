@@ -28,10 +28,16 @@ class PackedWeights {
   // The packed form of w if its type has one (and packing is not disabled), else w itself.
   // Packs in parallel on pool.
   WeightMatrix pack(const WeightMatrix& w, ThreadPool& pool);
+  // Packs every matrix in `ws` that has a packed form, in place, into one buffer in the order
+  // given, so that matrices a fused product reads one after another (Q, K, V) form a single
+  // stream, and small ones sit on the same huge pages as the rest.
+  void pack_all(const std::vector<WeightMatrix*>& ws, ThreadPool& pool);
   size_t bytes() const { return bytes_; }
   double pack_ms() const { return pack_ms_; }
 
  private:
+  uint8_t* allocate(size_t bytes, const char* what);
+  WeightMatrix pack_into(const WeightMatrix& w, uint8_t* dst, ThreadPool& pool);
   struct Free {
     void operator()(uint8_t* p) const;
   };

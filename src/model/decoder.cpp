@@ -41,7 +41,7 @@ void Decoder::set_block_order(BlockOrder order) {
 void Decoder::pack_and_allocate(std::vector<WeightMatrix*> layer_matrices, BlockOrder order) {
   const ModelConfig& c = cfg_;
   layer_matrices.push_back(&output_);
-  for (WeightMatrix* w : layer_matrices) *w = packed_.pack(*w, pool_);
+  packed_.pack_all(layer_matrices, pool_);
   matrices_ = layer_matrices;
   set_block_order(order);
   const auto B = static_cast<size_t>(max_batch_);
