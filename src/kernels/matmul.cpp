@@ -135,7 +135,7 @@ bool has_packed_form(const WeightMatrix& w) {
   return !w.packed && packing_enabled() && packable(w.type) && packed_tile_for(w.type) != nullptr;
 }
 
-// Offsets in a shared buffer stay on cache lines (what the kernels' loads assume at best).
+// Each matrix in a shared buffer starts on a cache line, as a buffer of its own would.
 constexpr size_t kPackAlign = 64;
 
 }  // namespace
@@ -171,21 +171,20 @@ WeightMatrix PackedWeights::pack(const WeightMatrix& w, ThreadPool& pool) {
 
 void PackedWeights::pack_all(const std::vector<WeightMatrix*>& ws, ThreadPool& pool) {
   const double t0 = now_ms();
+  // Each matrix's offset in the buffer (those without a packed form take no room).
+  std::vector<uint64_t> offsets(ws.size());
   uint64_t total = 0;
-  for (const WeightMatrix* w : ws) {
-    if (!has_packed_form(*w)) continue;
-    const std::optional<uint64_t> end = checked_add(total, packed_bytes(w->type, w->rows, w->cols) + kPackAlign - 1);
+  for (size_t i = 0; i < ws.size(); ++i) {
+    offsets[i] = total;
+    if (!has_packed_form(*ws[i])) continue;
+    const std::optional<uint64_t> end = checked_add(total, packed_bytes(ws[i]->type, ws[i]->rows, ws[i]->cols) + kPackAlign - 1);
     if (!end) fail("packed weights: size overflows");
     total = *end / kPackAlign * kPackAlign;
   }
   if (total == 0) return;
   uint8_t* p = allocate(total, "the model's matrices");
-  size_t offset = 0;
-  for (WeightMatrix* w : ws) {
-    if (!has_packed_form(*w)) continue;
-    const size_t bytes = packed_bytes(w->type, w->rows, w->cols);
-    *w = pack_into(*w, p + offset, pool);
-    offset = (offset + bytes + kPackAlign - 1) / kPackAlign * kPackAlign;
+  for (size_t i = 0; i < ws.size(); ++i) {
+    if (has_packed_form(*ws[i])) *ws[i] = pack_into(*ws[i], p + offsets[i], pool);
   }
   pack_ms_ += now_ms() - t0;
 }
