@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "base/checked_math.h"
 #include "base/error.h"
 #include "kernels/dtype_table.h"
 #include "kernels/numerics.h"
@@ -67,7 +68,7 @@ void Decoder::pack_and_allocate(std::vector<WeightMatrix*> layer_matrices, Block
     slot = std::max(slot, matmul_scratch_bytes(*w, std::min(max_batch_, kRingRows)));
   }
   scratch_.assign(scratch, 0);
-  ring_slot_bytes_ = (slot + kRingAlign - 1) / kRingAlign * kRingAlign;
+  ring_slot_bytes_ = align_up(slot, kRingAlign);
   ring_.assign(kRingSlots * ring_slot_bytes_ + kRingAlign, 0);
   grow_scores(std::min<int64_t>(c.n_ctx_train, 4096));
 }
@@ -75,7 +76,7 @@ void Decoder::pack_and_allocate(std::vector<WeightMatrix*> layer_matrices, Block
 Decoder::Scratch Decoder::act_scratch(int64_t rows) {
   if (rows > kRingRows) return {scratch_.data(), scratch_.size()};
   const auto base = reinterpret_cast<uintptr_t>(ring_.data());
-  uint8_t* first = ring_.data() + (kRingAlign - base % kRingAlign) % kRingAlign;
+  uint8_t* first = ring_.data() + (align_up(base, kRingAlign) - base);
   uint8_t* slot = first + static_cast<size_t>(ring_next_) * ring_slot_bytes_;
   ring_next_ = (ring_next_ + 1) % kRingSlots;
   return {slot, ring_slot_bytes_};
