@@ -15,6 +15,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "kernels/cpu_features.h"
 #include "kernels/packed.h"
 #include "kernels/x86/packed_simd.h"
 
@@ -38,8 +39,9 @@ using x86::with_cols;
 // ahead: on Zen 5 with 2 threads that moved Q4_0 products from about 90% to about 98% of the
 // read probe at the host's higher bandwidth level (~70 GB/s) and added 6-9% end to end (12
 // alternating repetitions per run), where 3 KiB had been enough for the AVX2 machines; 12 KiB
-// lost 3% again. Pair tiles (prefill) read two streams and keep x86::kPrefetchDistance: 6 KiB
-// cost them 2-3%.
+// lost 3% again. Where cpu_tuning() says so (Zen 4) these tiles leave the stream to the
+// hardware prefetcher. Pair tiles (prefill) read two streams and keep x86::kPrefetchDistance:
+// 6 KiB cost them 2-3%.
 constexpr size_t kStreamPrefetch = 6144;
 
 inline __m512i bcast4_512(const int8_t* p) {
@@ -67,12 +69,12 @@ inline __m512i dword_halves(const int8_t* qs, int lo, int hi) {
 // L2: 60 -> 84 GB/s of Q4_0 weights (Zen 5); decode from DRAM is bound by memory, but the core
 // has more room to spare.
 template <int NC>
-void q4_0(int64_t nb, const BlockQ4_0x8* w, const BlockQ8S* act, int64_t stride, float* out) {
+void q4_0(int64_t nb, const BlockQ4_0x8* w, const BlockQ8S* act, int64_t stride, float* out, bool prefetch) {
   const __m512i mask = _mm512_set1_epi8(0x0F);
   __m256 acc[NC];
   for (int c = 0; c < NC; ++c) acc[c] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
-    prefetch_ahead<kStreamPrefetch>(w + b);
+    if (prefetch) prefetch_ahead<kStreamPrefetch>(w + b);
     const __m512i raw01 = _mm512_loadu_si512(w[b].qs);
     const __m512i raw23 = _mm512_loadu_si512(w[b].qs + 64);
     const __m512i q_lo01 = _mm512_and_si512(raw01, mask);
@@ -270,7 +272,8 @@ void pair_tile_q8_0(int64_t nb, const void* group, size_t group_bytes, const Blo
 
 void tile_q4_0(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_stride, int n_cols, float* out) {
   const auto* w = static_cast<const BlockQ4_0x8*>(group);
-  with_cols(n_cols, [&](auto nc) { q4_0<decltype(nc)::value>(nb, w, act, act_stride, out); });
+  const bool prefetch = cpu_tuning().stream_prefetch;
+  with_cols(n_cols, [&](auto nc) { q4_0<decltype(nc)::value>(nb, w, act, act_stride, out, prefetch); });
 }
 
 void pair_tile_q4_0(int64_t nb, const void* group, size_t group_bytes, const BlockQ8S* act, int64_t act_stride,
@@ -290,12 +293,14 @@ void pair_tile_q4_0(int64_t nb, const void* group, size_t group_bytes, const Blo
 
 void tile_q4_1(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_stride, int n_cols, float* out) {
   const auto* w = static_cast<const BlockQ4_1x8*>(group);
-  for (int c = 0; c < n_cols; ++c) q4_1_col(nb, w, act + c * act_stride, out + 8 * c, c == 0);
+  const bool prefetch = cpu_tuning().stream_prefetch;
+  for (int c = 0; c < n_cols; ++c) q4_1_col(nb, w, act + c * act_stride, out + 8 * c, prefetch && c == 0);
 }
 
 void tile_q8_0(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_stride, int n_cols, float* out) {
   const auto* w = static_cast<const BlockQ8_0x8*>(group);
-  for (int c = 0; c < n_cols; ++c) q8_0_col(nb, w, act + c * act_stride, out + 8 * c, c == 0);
+  const bool prefetch = cpu_tuning().stream_prefetch;
+  for (int c = 0; c < n_cols; ++c) q8_0_col(nb, w, act + c * act_stride, out + 8 * c, prefetch && c == 0);
 }
 
 }  // namespace ts::avx512
