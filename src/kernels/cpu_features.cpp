@@ -1,6 +1,7 @@
 #include "kernels/cpu_features.h"
 
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <initializer_list>
@@ -102,8 +103,15 @@ int parse_switch(const char* text) {
 const CpuTuning& cpu_tuning() {
   static const CpuTuning t = [] {
     CpuTuning c = detect_tuning();
-    const int forced = parse_switch(std::getenv("TINYSERVE_STREAM_PREFETCH"));
-    if (forced >= 0) c.stream_prefetch = forced == 1;
+    // A bad value is reported once and ignored, as TINYSERVE_LOG's is.
+    if (const char* env = std::getenv("TINYSERVE_STREAM_PREFETCH")) {
+      const int forced = parse_switch(env);
+      if (forced >= 0) {
+        c.stream_prefetch = forced == 1;
+      } else {
+        std::fprintf(stderr, "warning: TINYSERVE_STREAM_PREFETCH='%s' is not 0|1|on|off|true|false; ignored\n", env);
+      }
+    }
     return c;
   }();
   return t;
@@ -116,6 +124,9 @@ const CpuFeatures& cpu_features() {
 
 const CpuFeatures& active_features() {
   static const CpuFeatures f = [] {
+    // The kernel switches are read together, so a bad TINYSERVE_STREAM_PREFETCH is reported on
+    // every machine, including those whose tiles never ask for it.
+    cpu_tuning();
     CpuFeatures c = cpu_features();
     const char* isa = std::getenv("TINYSERVE_ISA");
     if (isa == nullptr) return c;

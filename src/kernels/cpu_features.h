@@ -32,7 +32,8 @@ struct CpuTuning {
   bool stream_prefetch = true;
 };
 
-// Detected once; TINYSERVE_STREAM_PREFETCH=0|1 overrides stream_prefetch (for comparisons).
+// Detected once; TINYSERVE_STREAM_PREFETCH=0|1 overrides stream_prefetch (for comparisons; other
+// values are reported on stderr and ignored).
 const CpuTuning& cpu_tuning();
 
 // stream_prefetch for a CPU with this CPUID vendor string (leaf 0, 12 characters), leaf 1 EAX

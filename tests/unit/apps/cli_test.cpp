@@ -68,6 +68,16 @@ TEST_F(Cli, BadFlagsAreNamed) {
   EXPECT_NE(r.output.find("--block-order"), std::string::npos) << r.output;
 }
 
+// A kernel switch with a value it does not know is named on stderr and ignored; the run goes on.
+TEST_F(Cli, BadStreamPrefetchSwitchIsNamedAndIgnored) {
+  Result r = ts::test::run_binary("run -m " + model_ + " -p hi -n 2", "TINYSERVE_STREAM_PREFETCH=maybe");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("TINYSERVE_STREAM_PREFETCH='maybe'"), std::string::npos) << r.output;
+  r = ts::test::run_binary("run -m " + model_ + " -p hi -n 2", "TINYSERVE_STREAM_PREFETCH=1");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(r.output.find("TINYSERVE_STREAM_PREFETCH"), std::string::npos) << r.output;
+}
+
 TEST_F(Cli, MalformedModelFileIsRejected) {
   const std::string bad = (std::filesystem::temp_directory_path() / ("ts_bad_" + std::to_string(getpid()) + ".gguf")).string();
   std::ofstream(bad) << "GGUF garbage";
