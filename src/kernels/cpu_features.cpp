@@ -1,5 +1,6 @@
 #include "kernels/cpu_features.h"
 
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -76,17 +77,27 @@ CpuTuning detect_tuning() { return {}; }
 
 }  // namespace
 
-bool stream_prefetch_default(const char* vendor, unsigned leaf1_eax, bool avx512) {
+StreamPrefetch stream_prefetch_default(const char* vendor, unsigned leaf1_eax, bool avx512) {
   const unsigned base_family = (leaf1_eax >> 8) & 0xF;
   const unsigned family = base_family == 0xF ? base_family + ((leaf1_eax >> 20) & 0xFF) : base_family;
+  const bool amd = vendor != nullptr && std::strcmp(vendor, "AuthenticAMD") == 0;
   // Zen 4 (family 0x19, the first AMD cores with AVX-512; Zen 3 shares the family without
   // it), two threads, per-token A/B in one run (tokens with the prefetches against tokens
   // without), medians: without them TinyLlama-shaped Q4_0 decode took 2.5-4% less time while
   // the two vCPUs sat on different dies and -0.7..+0.5% on one die; Q8_0 -2% and -0.1%;
   // SmolLM2-135M Q4_1, whose short matrices give the hardware less stream to learn from, -2%
   // and +1.1..1.6%. The host moves its vCPUs between the two placements, so on balance off.
-  const bool zen4 = vendor != nullptr && std::strcmp(vendor, "AuthenticAMD") == 0 && family == 0x19 && avx512;
-  return !zen4;
+  if (amd && family == 0x19 && avx512) return StreamPrefetch{};
+  // Zen 5 with 2 threads: 6 KiB moved Q4_0 products from about 90% to about 98% of the read
+  // probe at that host's higher bandwidth (~70 GB/s) and added 6-9% end to end; 12 KiB lost 3%.
+  if (amd && family == 0x1A) return StreamPrefetch{6144, false};
+  // Intel Xeon (AVX-512 VNNI, AMX; ~17 GB/s read per core), 2 threads streaming Q4_0 tiles
+  // over 1 GiB in products of 2-11 MiB, against the probe read in the same products: K = 2048
+  // 97% at 3 KiB into L1, 83-90% at 6 KiB, 83-87% with none; K = 4096-5632 (activation rows of
+  // 5.5-7.5 KiB) only 84-89% at 3 KiB into L1, 95-97% into L2 with the activations prefetched.
+  // End to end (TinyLlama-shaped Q4_0 tg128, weights against the read probe around each
+  // repetition): 66-68% at 6 KiB, 76-77% at 3 KiB into L1, 79-80% into L2.
+  return CpuTuning::kGenericStreamPrefetch;
 }
 
 int parse_switch(const char* text) {
@@ -100,16 +111,32 @@ int parse_switch(const char* text) {
   return -1;
 }
 
+std::optional<StreamPrefetch> parse_stream_prefetch(const char* text, StreamPrefetch cpu_default) {
+  const int on = parse_switch(text);
+  if (on == 0) return StreamPrefetch{};
+  if (on == 1) return cpu_default.bytes != 0 ? cpu_default : CpuTuning::kGenericStreamPrefetch;
+  if (text == nullptr || *text < '0' || *text > '9') return std::nullopt;
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long bytes = std::strtoul(text, &end, 10);
+  if (errno != 0 || bytes < 64 || bytes > 65536) return std::nullopt;
+  if (*end == '\0') return StreamPrefetch{bytes, false};
+  if (std::strcmp(end, ":l2") == 0) return StreamPrefetch{bytes, true};
+  return std::nullopt;
+}
+
 const CpuTuning& cpu_tuning() {
   static const CpuTuning t = [] {
     CpuTuning c = detect_tuning();
     // A bad value is reported once and ignored, as TINYSERVE_LOG's is.
     if (const char* env = std::getenv("TINYSERVE_STREAM_PREFETCH")) {
-      const int forced = parse_switch(env);
-      if (forced >= 0) {
-        c.stream_prefetch = forced == 1;
+      if (const auto forced = parse_stream_prefetch(env, c.stream_prefetch)) {
+        c.stream_prefetch = *forced;
       } else {
-        std::fprintf(stderr, "warning: TINYSERVE_STREAM_PREFETCH='%s' is not 0|1|on|off|true|false; ignored\n", env);
+        std::fprintf(stderr,
+                     "warning: TINYSERVE_STREAM_PREFETCH='%s' is not 0|1|on|off|true|false, BYTES or BYTES:l2 "
+                     "(BYTES 64..65536); ignored\n",
+                     env);
       }
     }
     return c;

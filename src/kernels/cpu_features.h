@@ -2,6 +2,9 @@
 // Which instruction sets this CPU and OS support: CPUID for what the CPU has, XGETBV for
 // whether the OS saves the wide registers (an AVX-512 CPU under an OS that does not save the
 // ZMM state must not use them).
+#include <cstddef>
+#include <optional>
+
 namespace ts {
 
 struct CpuFeatures {
@@ -24,23 +27,41 @@ bool scalar_forced();
 // "avx2", "avx512-vnni", "scalar": what active_features() selects, for reports.
 const char* isa_name();
 
-// Choices that depend on the microarchitecture rather than on what it can execute.
-struct CpuTuning {
-  // Whether the one-group weight tiles (decode: one weight stream per thread) ask for their
-  // lines ahead with software prefetches. Zen 5 gains 6-9% end to end from them; on Zen 4 the
-  // hardware streamer alone does as well or better (see stream_prefetch_default).
-  bool stream_prefetch = true;
+// How the AVX-512 one-group weight tiles (decode: one weight stream per thread) ask for their
+// data ahead of use.
+struct StreamPrefetch {
+  // Distance ahead in the weight stream; 0: no software prefetch (the hardware streamer alone).
+  size_t bytes = 0;
+  // Weights into L2 only (PREFETCHT1) and the activation block a few blocks ahead into L1:
+  // weights brought into L1 kilobytes early crowd out the activation row, which every group
+  // of the product reads again.
+  bool to_l2 = false;
+  bool operator==(const StreamPrefetch&) const = default;
 };
 
-// Detected once; TINYSERVE_STREAM_PREFETCH=0|1 overrides stream_prefetch (for comparisons; other
-// values are reported on stderr and ignored).
+// Choices that depend on the microarchitecture rather than on what it can execute.
+struct CpuTuning {
+  StreamPrefetch stream_prefetch = kGenericStreamPrefetch;
+  // CPUs not measured otherwise take Intel Xeon's choice (see stream_prefetch_default).
+  static constexpr StreamPrefetch kGenericStreamPrefetch{3072, true};
+};
+
+// Detected once; TINYSERVE_STREAM_PREFETCH overrides stream_prefetch for comparisons:
+// 0|off|false (none), 1|on|true (this CPU's choice, or the generic one where it has none),
+// BYTES (PREFETCHT0 at that distance, 64..65536) or BYTES:l2 (to_l2). Other values are reported
+// on stderr and ignored.
 const CpuTuning& cpu_tuning();
 
 // stream_prefetch for a CPU with this CPUID vendor string (leaf 0, 12 characters), leaf 1 EAX
-// (family and model) and AVX-512: false for AMD family 0x19 with AVX-512 (Zen 4), true otherwise.
-bool stream_prefetch_default(const char* vendor, unsigned leaf1_eax, bool avx512);
+// (family and model) and AVX-512: none for AMD family 0x19 with AVX-512 (Zen 4), 6144 bytes
+// into L1 for AMD family 0x1A (Zen 5), kGenericStreamPrefetch otherwise.
+StreamPrefetch stream_prefetch_default(const char* vendor, unsigned leaf1_eax, bool avx512);
 
 // "0"/"off"/"false" -> 0, "1"/"on"/"true" -> 1, anything else (or nullptr) -> -1.
 int parse_switch(const char* text);
+
+// TINYSERVE_STREAM_PREFETCH's value against this CPU's default: what to use, or nullopt if the
+// text is none of the forms cpu_tuning() lists.
+std::optional<StreamPrefetch> parse_stream_prefetch(const char* text, StreamPrefetch cpu_default);
 
 }  // namespace ts

@@ -32,17 +32,18 @@ using x86::bcast4;
 using x86::lane_tree;
 using x86::load_f16x8;
 using x86::prefetch_ahead;
+using x86::PrefetchKind;
+using x86::prefetch_act;
+using x86::prefetch_stream;
 using x86::prefetch_pair_ahead;
 using x86::with_cols;
+using x86::with_prefetch;
 
-// A single weight stream per thread (the one-group tiles: decode) asks for its lines 6 KiB
-// ahead: on Zen 5 with 2 threads that moved Q4_0 products from about 90% to about 98% of the
-// read probe at the host's higher bandwidth level (~70 GB/s) and added 6-9% end to end (12
-// alternating repetitions per run), where 3 KiB had been enough for the AVX2 machines; 12 KiB
-// lost 3% again. Where cpu_tuning() says so (Zen 4) these tiles leave the stream to the
-// hardware prefetcher. Pair tiles (prefill) read two streams and keep x86::kPrefetchDistance:
-// 6 KiB cost them 2-3%.
-constexpr size_t kStreamPrefetch = 6144;
+// A single weight stream per thread (the one-group tiles: decode) asks for its data ahead as
+// cpu_tuning().stream_prefetch says, which differs by CPU family: 3 KiB into L2 with the
+// activations into L1 on Intel Xeon, 6 KiB into L1 on Zen 5, nothing on Zen 4 (see
+// stream_prefetch_default). Pair tiles (prefill) read two streams and keep
+// x86::kPrefetchDistance: 6 KiB cost them 2-3% on Zen 5.
 
 inline __m512i bcast4_512(const int8_t* p) {
   int32_t v;
@@ -68,13 +69,14 @@ inline __m512i dword_halves(const int8_t* qs, int lo, int hi) {
 // float step per block is as before and the results are bit-identical. One thread reading from
 // L2: 60 -> 84 GB/s of Q4_0 weights (Zen 5); decode from DRAM is bound by memory, but the core
 // has more room to spare.
-template <int NC>
-void q4_0(int64_t nb, const BlockQ4_0x8* w, const BlockQ8S* act, int64_t stride, float* out, bool prefetch) {
+template <int NC, PrefetchKind kPf>
+void q4_0(int64_t nb, const BlockQ4_0x8* w, const BlockQ8S* act, int64_t stride, float* out, size_t distance) {
   const __m512i mask = _mm512_set1_epi8(0x0F);
   __m256 acc[NC];
   for (int c = 0; c < NC; ++c) acc[c] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
-    if (prefetch) prefetch_ahead<kStreamPrefetch>(w + b);
+    prefetch_stream<kPf>(w + b, distance);
+    for (int c = 0; c < NC; ++c) prefetch_act<kPf>(act + c * stride + b);
     const __m512i raw01 = _mm512_loadu_si512(w[b].qs);
     const __m512i raw23 = _mm512_loadu_si512(w[b].qs + 64);
     const __m512i q_lo01 = _mm512_and_si512(raw01, mask);
@@ -157,13 +159,15 @@ inline __m256 dot4_float(__m256i u8, __m256i s8) {
   return _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(_mm256_setzero_si256(), u8, s8));
 }
 
-void q4_1_col(int64_t nb, const BlockQ4_1x8* w, const BlockQ8S* a, float* out, bool prefetch) {
+template <PrefetchKind kPf>
+void q4_1_col(int64_t nb, const BlockQ4_1x8* w, const BlockQ8S* a, float* out, size_t distance) {
   const __m256i mask = _mm256_set1_epi8(0x0F);
   __m256 acc[8];
   for (auto& x : acc) x = _mm256_setzero_ps();
   __m256 summs = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
-    if (prefetch) prefetch_ahead<kStreamPrefetch>(w + b);
+    prefetch_stream<kPf>(w + b, distance);
+    prefetch_act<kPf>(a + b);
     const __m256 scale = _mm256_mul_ps(load_f16x8(w[b].d), _mm256_set1_ps(a[b].d));
     for (int j = 0; j < 4; ++j) {
       const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs + 32 * j));
@@ -177,11 +181,13 @@ void q4_1_col(int64_t nb, const BlockQ4_1x8* w, const BlockQ8S* a, float* out, b
   _mm256_storeu_ps(out, _mm256_add_ps(lane_tree(acc), summs));
 }
 
-void q8_0_col(int64_t nb, const BlockQ8_0x8* w, const BlockQ8S* a, float* out, bool prefetch) {
+template <PrefetchKind kPf>
+void q8_0_col(int64_t nb, const BlockQ8_0x8* w, const BlockQ8S* a, float* out, size_t distance) {
   __m256 acc[8];
   for (auto& x : acc) x = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
-    if (prefetch) prefetch_ahead<kStreamPrefetch>(w + b);
+    prefetch_stream<kPf>(w + b, distance);
+    prefetch_act<kPf>(a + b);
     const __m256 scale = _mm256_mul_ps(load_f16x8(w[b].d), _mm256_set1_ps(a[b].d));
     for (int s = 0; s < 8; ++s) {
       // |w| (unsigned) times a with w's sign: the same products as w * a.
@@ -272,8 +278,10 @@ void pair_tile_q8_0(int64_t nb, const void* group, size_t group_bytes, const Blo
 
 void tile_q4_0(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_stride, int n_cols, float* out) {
   const auto* w = static_cast<const BlockQ4_0x8*>(group);
-  const bool prefetch = cpu_tuning().stream_prefetch;
-  with_cols(n_cols, [&](auto nc) { q4_0<decltype(nc)::value>(nb, w, act, act_stride, out, prefetch); });
+  const StreamPrefetch p = cpu_tuning().stream_prefetch;
+  with_prefetch(p, [&](auto kind) {
+    with_cols(n_cols, [&](auto nc) { q4_0<decltype(nc)::value, decltype(kind)::value>(nb, w, act, act_stride, out, p.bytes); });
+  });
 }
 
 void pair_tile_q4_0(int64_t nb, const void* group, size_t group_bytes, const BlockQ8S* act, int64_t act_stride,
@@ -293,14 +301,17 @@ void pair_tile_q4_0(int64_t nb, const void* group, size_t group_bytes, const Blo
 
 void tile_q4_1(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_stride, int n_cols, float* out) {
   const auto* w = static_cast<const BlockQ4_1x8*>(group);
-  const bool prefetch = cpu_tuning().stream_prefetch;
-  for (int c = 0; c < n_cols; ++c) q4_1_col(nb, w, act + c * act_stride, out + 8 * c, prefetch && c == 0);
+  // Later columns find the group in cache.
+  const StreamPrefetch p = cpu_tuning().stream_prefetch;
+  with_prefetch(p, [&](auto kind) { q4_1_col<decltype(kind)::value>(nb, w, act, out, p.bytes); });
+  for (int c = 1; c < n_cols; ++c) q4_1_col<PrefetchKind::kNone>(nb, w, act + c * act_stride, out + 8 * c, 0);
 }
 
 void tile_q8_0(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_stride, int n_cols, float* out) {
   const auto* w = static_cast<const BlockQ8_0x8*>(group);
-  const bool prefetch = cpu_tuning().stream_prefetch;
-  for (int c = 0; c < n_cols; ++c) q8_0_col(nb, w, act + c * act_stride, out + 8 * c, prefetch && c == 0);
+  const StreamPrefetch p = cpu_tuning().stream_prefetch;
+  with_prefetch(p, [&](auto kind) { q8_0_col<decltype(kind)::value>(nb, w, act, out, p.bytes); });
+  for (int c = 1; c < n_cols; ++c) q8_0_col<PrefetchKind::kNone>(nb, w, act + c * act_stride, out + 8 * c, 0);
 }
 
 }  // namespace ts::avx512

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "kernels/cpu_features.h"
 #include "kernels/packed.h"
 
 namespace ts::x86 {
@@ -30,6 +31,43 @@ template <size_t kDistance = kPrefetchDistance, typename Block>
 inline void prefetch_ahead(const Block* block) {
   const char* p = reinterpret_cast<const char*>(block) + kDistance;
   for (size_t off = 0; off < sizeof(Block); off += 64) _mm_prefetch(p + off, _MM_HINT_T0);
+}
+
+// The one-group tiles' prefetch (CpuTuning::stream_prefetch) as a template parameter, so that
+// each tile's loop carries only the instructions of its kind.
+enum class PrefetchKind { kNone, kL1, kL2 };
+
+// Calls f(std::integral_constant<PrefetchKind, K>{}) with K for p.
+template <typename F>
+void with_prefetch(StreamPrefetch p, F&& f) {
+  if (p.bytes == 0) return f(std::integral_constant<PrefetchKind, PrefetchKind::kNone>{});
+  if (p.to_l2) return f(std::integral_constant<PrefetchKind, PrefetchKind::kL2>{});
+  f(std::integral_constant<PrefetchKind, PrefetchKind::kL1>{});
+}
+
+// One weight block's lines `distance` bytes ahead, into L1 or L2. Integer address arithmetic:
+// the address may lie past the matrix, where pointer arithmetic is undefined (prefetches never
+// fault).
+template <PrefetchKind K, typename Block>
+inline void prefetch_stream(const Block* w, size_t distance) {
+  if constexpr (K != PrefetchKind::kNone) {
+    const uintptr_t addr = reinterpret_cast<uintptr_t>(w) + distance;
+    for (size_t off = 0; off < sizeof(Block); off += 64) {
+      _mm_prefetch(reinterpret_cast<const char*>(addr + off), K == PrefetchKind::kL2 ? _MM_HINT_T1 : _MM_HINT_T0);
+    }
+  }
+}
+
+// With weights prefetched into L2 only, the activation block kActAhead blocks on is asked for
+// into L1 (both lines it may span): the weight stream still evicts activation lines, which then
+// come back from L2 before they are needed.
+constexpr int64_t kActAhead = 8;
+template <PrefetchKind K>
+inline void prefetch_act(const BlockQ8S* a) {
+  if constexpr (K != PrefetchKind::kL2) return;
+  const uintptr_t addr = reinterpret_cast<uintptr_t>(a) + kActAhead * sizeof(BlockQ8S);
+  _mm_prefetch(reinterpret_cast<const char*>(addr), _MM_HINT_T0);
+  _mm_prefetch(reinterpret_cast<const char*>(addr + sizeof(BlockQ8S) - 1), _MM_HINT_T0);
 }
 
 // prefetch_ahead for one of the two streams of a pair tile (group w, block b of nb): past the

@@ -73,9 +73,14 @@ TEST_F(Cli, BadStreamPrefetchSwitchIsNamedAndIgnored) {
   Result r = ts::test::run_binary("run -m " + model_ + " -p hi -n 2", "TINYSERVE_STREAM_PREFETCH=maybe");
   EXPECT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("TINYSERVE_STREAM_PREFETCH='maybe'"), std::string::npos) << r.output;
-  r = ts::test::run_binary("run -m " + model_ + " -p hi -n 2", "TINYSERVE_STREAM_PREFETCH=1");
+  for (const char* good : {"1", "2048", "3072:l2"}) {
+    r = ts::test::run_binary("run -m " + model_ + " -p hi -n 2", std::string("TINYSERVE_STREAM_PREFETCH=") + good);
+    EXPECT_EQ(r.status, 0) << r.output;
+    EXPECT_EQ(r.output.find("TINYSERVE_STREAM_PREFETCH"), std::string::npos) << good << ": " << r.output;
+  }
+  r = ts::test::run_binary("run -m " + model_ + " -p hi -n 2", "TINYSERVE_STREAM_PREFETCH=3072:l3");
   EXPECT_EQ(r.status, 0) << r.output;
-  EXPECT_EQ(r.output.find("TINYSERVE_STREAM_PREFETCH"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("TINYSERVE_STREAM_PREFETCH='3072:l3'"), std::string::npos) << r.output;
 }
 
 TEST_F(Cli, MalformedModelFileIsRejected) {
