@@ -96,7 +96,10 @@ StreamPrefetch stream_prefetch_default(const char* vendor, unsigned leaf1_eax, b
   // 97% at 3 KiB into L1, 83-90% at 6 KiB, 83-87% with none; K = 4096-5632 (activation rows of
   // 5.5-7.5 KiB) only 84-89% at 3 KiB into L1, 95-97% into L2 with the activations prefetched.
   // End to end (TinyLlama-shaped Q4_0 tg128, weights against the read probe around each
-  // repetition): 66-68% at 6 KiB, 76-77% at 3 KiB into L1, 79-80% into L2.
+  // repetition): 66-68% at 6 KiB, 76-77% at 3 KiB into L1, 79-80% into L2. Into L2, by
+  // distance 3/4/5/6 KiB, tg128 t/s (two runs each, alternating): TinyLlama-shaped Q8_0
+  // 29.0/27.5/26.8/26.7 (Q4_0 the same at 3 and 6 KiB), SmolLM2-135M Q4_1 348/397/406/415, and
+  // random SmolLM2-shaped Q8_0 253/-/-/304: rows of 576-1536 elements want twice the distance.
   return CpuTuning::kGenericStreamPrefetch;
 }
 

@@ -3,6 +3,7 @@
 // whether the OS saves the wide registers (an AVX-512 CPU under an OS that does not save the
 // ZMM state must not use them).
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 
 namespace ts {
@@ -36,6 +37,13 @@ struct StreamPrefetch {
   // weights brought into L1 kilobytes early crowd out the activation row, which every group
   // of the product reads again.
   bool to_l2 = false;
+  // The distance for rows shorter than kShortRow elements (the matrices of ~100M-parameter
+  // models); 0: the same as bytes.
+  size_t short_row_bytes = 0;
+  static constexpr int kShortRow = 2048;
+  size_t distance(int64_t row_elements) const {
+    return row_elements < kShortRow && short_row_bytes != 0 ? short_row_bytes : bytes;
+  }
   bool operator==(const StreamPrefetch&) const = default;
 };
 
@@ -43,18 +51,19 @@ struct StreamPrefetch {
 struct CpuTuning {
   StreamPrefetch stream_prefetch = kGenericStreamPrefetch;
   // CPUs not measured otherwise take Intel Xeon's choice (see stream_prefetch_default).
-  static constexpr StreamPrefetch kGenericStreamPrefetch{3072, true};
+  static constexpr StreamPrefetch kGenericStreamPrefetch{3072, true, 6144};
 };
 
 // Detected once; TINYSERVE_STREAM_PREFETCH overrides stream_prefetch for comparisons:
 // 0|off|false (none), 1|on|true (this CPU's choice, or the generic one where it has none),
-// BYTES (PREFETCHT0 at that distance, 64..65536) or BYTES:l2 (to_l2). Other values are reported
+// BYTES (PREFETCHT0 at that distance for every row length, 64..65536) or BYTES:l2 (to_l2). Other values are reported
 // on stderr and ignored.
 const CpuTuning& cpu_tuning();
 
 // stream_prefetch for a CPU with this CPUID vendor string (leaf 0, 12 characters), leaf 1 EAX
 // (family and model) and AVX-512: none for AMD family 0x19 with AVX-512 (Zen 4), 6144 bytes
-// into L1 for AMD family 0x1A (Zen 5), kGenericStreamPrefetch otherwise.
+// into L1 for AMD family 0x1A (Zen 5), kGenericStreamPrefetch otherwise (3 KiB into L2, 6 KiB
+// for short rows).
 StreamPrefetch stream_prefetch_default(const char* vendor, unsigned leaf1_eax, bool avx512);
 
 // "0"/"off"/"false" -> 0, "1"/"on"/"true" -> 1, anything else (or nullptr) -> -1.

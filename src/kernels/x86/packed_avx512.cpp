@@ -40,9 +40,9 @@ using x86::with_cols;
 using x86::with_prefetch;
 
 // A single weight stream per thread (the one-group tiles: decode) asks for its data ahead as
-// cpu_tuning().stream_prefetch says, which differs by CPU family: 3 KiB into L2 with the
-// activations into L1 on Intel Xeon, 6 KiB into L1 on Zen 5, nothing on Zen 4 (see
-// stream_prefetch_default). Pair tiles (prefill) read two streams and keep
+// cpu_tuning().stream_prefetch says, which differs by CPU family: 3 KiB (6 KiB for rows under
+// 2048 elements) into L2 with the activations into L1 on Intel Xeon, 6 KiB into L1 on Zen 5,
+// nothing on Zen 4 (see stream_prefetch_default). Pair tiles (prefill) read two streams and keep
 // x86::kPrefetchDistance: 6 KiB cost them 2-3% on Zen 5.
 
 inline __m512i bcast4_512(const int8_t* p) {
@@ -280,7 +280,7 @@ void tile_q4_0(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_s
   const auto* w = static_cast<const BlockQ4_0x8*>(group);
   const StreamPrefetch p = cpu_tuning().stream_prefetch;
   with_prefetch(p, [&](auto kind) {
-    with_cols(n_cols, [&](auto nc) { q4_0<decltype(nc)::value, decltype(kind)::value>(nb, w, act, act_stride, out, p.bytes); });
+    with_cols(n_cols, [&](auto nc) { q4_0<decltype(nc)::value, decltype(kind)::value>(nb, w, act, act_stride, out, p.distance(nb * kQK)); });
   });
 }
 
@@ -303,14 +303,14 @@ void tile_q4_1(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_s
   const auto* w = static_cast<const BlockQ4_1x8*>(group);
   // Later columns find the group in cache.
   const StreamPrefetch p = cpu_tuning().stream_prefetch;
-  with_prefetch(p, [&](auto kind) { q4_1_col<decltype(kind)::value>(nb, w, act, out, p.bytes); });
+  with_prefetch(p, [&](auto kind) { q4_1_col<decltype(kind)::value>(nb, w, act, out, p.distance(nb * kQK)); });
   for (int c = 1; c < n_cols; ++c) q4_1_col<PrefetchKind::kNone>(nb, w, act + c * act_stride, out + 8 * c, 0);
 }
 
 void tile_q8_0(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_stride, int n_cols, float* out) {
   const auto* w = static_cast<const BlockQ8_0x8*>(group);
   const StreamPrefetch p = cpu_tuning().stream_prefetch;
-  with_prefetch(p, [&](auto kind) { q8_0_col<decltype(kind)::value>(nb, w, act, out, p.bytes); });
+  with_prefetch(p, [&](auto kind) { q8_0_col<decltype(kind)::value>(nb, w, act, out, p.distance(nb * kQK)); });
   for (int c = 1; c < n_cols; ++c) q8_0_col<PrefetchKind::kNone>(nb, w, act + c * act_stride, out + 8 * c, 0);
 }
 

@@ -20,7 +20,13 @@ TEST(CpuTuning, StreamPrefetchPerFamily) {
   EXPECT_EQ(kGeneric, stream_prefetch_default("AuthenticAMD", kZen3Milan, false));
   EXPECT_EQ((StreamPrefetch{6144, false}), stream_prefetch_default("AuthenticAMD", kZen5Turin, true));
   EXPECT_EQ(kGeneric, stream_prefetch_default("GenuineIntel", kSapphireRapids, true));
-  EXPECT_EQ((StreamPrefetch{3072, true}), kGeneric);
+  EXPECT_EQ((StreamPrefetch{3072, true, 6144}), kGeneric);
+  // Rows under 2048 elements take the short-row distance where one is set.
+  EXPECT_EQ(6144u, kGeneric.distance(576));
+  EXPECT_EQ(6144u, kGeneric.distance(2047));
+  EXPECT_EQ(3072u, kGeneric.distance(2048));
+  EXPECT_EQ(3072u, kGeneric.distance(5632));
+  EXPECT_EQ(6144u, (StreamPrefetch{6144, false}).distance(576));
   // AMD families under another vendor string (a hypervisor's, say) are not taken for AMD's.
   EXPECT_EQ(kGeneric, stream_prefetch_default("GenuineIntel", kZen4Genoa, true));
   EXPECT_EQ(kGeneric, stream_prefetch_default("GenuineIntel", kZen5Turin, true));
