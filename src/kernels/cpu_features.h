@@ -56,8 +56,8 @@ struct CpuTuning {
 
 // Detected once; TINYSERVE_STREAM_PREFETCH overrides stream_prefetch for comparisons:
 // 0|off|false (none), 1|on|true (this CPU's choice, or the generic one where it has none),
-// BYTES (PREFETCHT0 at that distance for every row length, 64..65536) or BYTES:l2 (to_l2). Other values are reported
-// on stderr and ignored.
+// BYTES (PREFETCHT0 at that distance for every row length, 64..65536) or BYTES:l2 (to_l2).
+// Other values are reported on stderr and ignored.
 const CpuTuning& cpu_tuning();
 
 // stream_prefetch for a CPU with this CPUID vendor string (leaf 0, 12 characters), leaf 1 EAX
