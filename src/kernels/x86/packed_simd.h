@@ -24,14 +24,8 @@ inline __m256i bcast4(const int8_t* p) {
 // Decode streams each weight once from DRAM; the hardware prefetchers alone leave one core at
 // ~12 GB/s on this kind of machine (Zen 3). Asking for the lines ~3 KiB ahead (measured: 2-4 KiB
 // best, 0.5-1 KiB and 8 KiB worse) raised end-to-end Q4_0 decode by ~12% (median of 6 runs).
-// Newer machines keep more bytes in flight per core and pass their own distance (kDistance).
+// The AVX-512 one-group tiles take their distance per CPU family (CpuTuning::stream_prefetch).
 constexpr size_t kPrefetchDistance = 3072;
-
-template <size_t kDistance = kPrefetchDistance, typename Block>
-inline void prefetch_ahead(const Block* block) {
-  const char* p = reinterpret_cast<const char*>(block) + kDistance;
-  for (size_t off = 0; off < sizeof(Block); off += 64) _mm_prefetch(p + off, _MM_HINT_T0);
-}
 
 // The one-group tiles' prefetch (CpuTuning::stream_prefetch) as a template parameter, so that
 // each tile's loop carries only the instructions of its kind.
@@ -56,6 +50,12 @@ inline void prefetch_stream(const Block* w, size_t distance) {
       _mm_prefetch(reinterpret_cast<const char*>(addr + off), K == PrefetchKind::kL2 ? _MM_HINT_T1 : _MM_HINT_T0);
     }
   }
+}
+
+// One block's lines kPrefetchDistance ahead into L1 (the AVX2 tiles and the pair tiles).
+template <typename Block>
+inline void prefetch_ahead(const Block* block) {
+  prefetch_stream<PrefetchKind::kL1>(block, kPrefetchDistance);
 }
 
 // With weights prefetched into L2 only, the activation block kActAhead blocks on is asked for
