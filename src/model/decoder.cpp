@@ -9,6 +9,7 @@
 #include "kernels/dtype_table.h"
 #include "kernels/numerics.h"
 #include "kernels/ops.h"
+#include "kernels/packed.h"
 #include "model/weights.h"
 #include "quant/quantize.h"
 
@@ -247,6 +248,36 @@ void Decoder::linear(const char* name, int64_t il, const WeightMatrix& w, const 
   perf::Zone zone = linear_zone(name, il, rows, {&w});
   const Scratch scratch = act_scratch(rows);
   matmul(w, in, rows, out, pool_, scratch.data, scratch.bytes, row_ctx_.data());
+}
+
+void Decoder::gated_linear(const char* gating_name, const char* tap_name, GatingFn gating, const char* linear_name,
+                           int64_t il, const WeightMatrix& w_down, int64_t n, float* out) {
+  const int64_t F = cfg_.n_ff;
+  const int64_t nb = F / kQK;
+  const Scratch scratch = act_scratch(n);
+  const bool split = n == 1 && !tapping() && F % kQK == 0 && takes_quantized({{&w_down, out}}) &&
+                     static_cast<size_t>(nb) * sizeof(BlockQ8S) <= scratch.bytes;
+  if (!split) {
+    {
+      perf::Zone zone(gating_name, il);
+      for_token_rows(n, [&](int64_t t0, int64_t t1) { gating(gate_.data() + t0 * F, up_.data() + t0 * F, (t1 - t0) * F); });
+    }
+    tap(tap_name, il, gate_.data(), n, F);
+    linear(linear_name, il, w_down, gate_.data(), n, out);
+    return;
+  }
+  auto* act = reinterpret_cast<BlockQ8S*>(scratch.data);  // [n_ff / 32]
+  {
+    perf::Zone zone(gating_name, il);
+    pool_.parallel_for(static_cast<size_t>(nb), [&](size_t b0, size_t b1, int) {
+      float* g = gate_.data() + b0 * kQK;  // [(b1 - b0) * 32]
+      const auto len = static_cast<int64_t>((b1 - b0) * kQK);
+      gating(g, up_.data() + b0 * kQK, len);
+      quantize_q8s(g, act + b0, len);
+    });
+  }
+  perf::Zone zone = linear_zone(linear_name, il, n, {&w_down});
+  matmul_fused_quantized({{&w_down, out}}, act, n, pool_);
 }
 
 void Decoder::apply_rope(int64_t n, int64_t il, float freq_base, float freq_scale) {

@@ -162,13 +162,7 @@ class Gemma3 final : public Decoder {
     }
     tap("ffn_gate", il, gate_.data(), n, c.n_ff);
     tap("ffn_up", il, up_.data(), n, c.n_ff);
-    {
-      perf::Zone zone("geglu", il);
-      const int64_t F = c.n_ff;
-      for_token_rows(n, [&](int64_t t0, int64_t t1) { geglu(gate_.data() + t0 * F, up_.data() + t0 * F, (t1 - t0) * F); });
-    }
-    tap("ffn_geglu", il, gate_.data(), n, c.n_ff);
-    linear("ffn_down", il, L.w_down, gate_.data(), n, h_.data());
+    gated_linear("geglu", "ffn_geglu", geglu, "ffn_down", il, L.w_down, n, h_.data());
     tap("ffn_out", il, h_.data(), n, c.n_embd);
     norm_rows("ffn_post_norm", il, L.post_ffn_norm, h_.data(), n);
     tap("ffn_post_norm", il, h_.data(), n, c.n_embd);

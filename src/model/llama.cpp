@@ -113,13 +113,7 @@ class Llama final : public Decoder {
                     {{&L.w_gate, gate_.data()}, {&L.w_up, up_.data()}});
     tap("ffn_gate", il, gate_.data(), n, c.n_ff);
     tap("ffn_up", il, up_.data(), n, c.n_ff);
-    {
-      perf::Zone zone("swiglu", il);
-      const int64_t F = c.n_ff;
-      for_token_rows(n, [&](int64_t t0, int64_t t1) { numeric_kernels().swiglu(gate_.data() + t0 * F, up_.data() + t0 * F, (t1 - t0) * F); });
-    }
-    tap("ffn_swiglu", il, gate_.data(), n, c.n_ff);
-    linear("ffn_down", il, L.w_down, gate_.data(), n, h_.data());
+    gated_linear("swiglu", "ffn_swiglu", numeric_kernels().swiglu, "ffn_down", il, L.w_down, n, h_.data());
     tap("ffn_out", il, h_.data(), n, E);
   }
 

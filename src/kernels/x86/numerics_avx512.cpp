@@ -154,6 +154,21 @@ void weighted_sums_slots(const float* w, int64_t w_stride, const int64_t* n_keys
   const int64_t per_row = groups * kSlots;
   const int64_t rows_per_pass = std::clamp<int64_t>(kAccBudget / per_row, 1, kMaxSharedRows);
   const int64_t chunk = chunk_positions(dim);
+  const int64_t all_keys = n_rows > 0 ? *std::max_element(n_keys, n_keys + n_rows) : 0;
+  if (all_keys <= chunk) {
+    // Every position in one chunk (a decode step's attention up to 128 positions at dim 64): the
+    // rows take turns on one row's accumulators (8 KiB at dim 64) instead of all rows' (64 KiB
+    // for eight heads), which stay in L1 from row to row. The streamed weights evict the stack
+    // between layers, and zeroing 64 KiB of cold lines was most of a short decode step's sums.
+    // Each row's chains see the same FMAs in the same order either way.
+    widen_rows(v, 0, all_keys, dim, vf);
+    for (int64_t i = 0; i < n_rows; ++i) {
+      for (int64_t j = 0; j < per_row; ++j) acc[j] = _mm512_setzero_ps();
+      if (n_keys[i] > 0) continue_slots<kSlots>(w + i * w_stride, vf, dim, n_keys[i], 0, groups, acc);
+      for (int64_t g = 0; g < groups; ++g) _mm512_storeu_ps(out + i * out_stride + 16 * g, reduce_slots(acc + kSlots * g, kSlots));
+    }
+    return;
+  }
   for (int64_t r0 = 0; r0 < n_rows; r0 += rows_per_pass) {
     const int64_t r1 = std::min(n_rows, r0 + rows_per_pass);
     int64_t max_keys = 0;

@@ -66,14 +66,16 @@ void expect_twin_equals_reference(const NumericKernels& fast) {
     }
   }
   // Weighted sums of several rows sharing v: each row exactly weighted_sum alone, for causal
-  // (differing) lengths, chunked and fallback shapes.
+  // (differing) lengths, chunked and fallback shapes; 40 keys fit one position chunk of the fast
+  // twins (a short decode step, whose rows take turns on one row's accumulators), 150 do not.
   for (int64_t dim : {8, 24, 64, 128, 136}) {
+   for (int64_t max_keys : {40, 150}) {
     for (int64_t rows : {1, 3, 8, 9}) {
-      const int64_t stride = dim + 5, max_keys = 150, w_stride = max_keys + 2, out_stride = dim + 1;
+      const int64_t stride = dim + 5, w_stride = max_keys + 2, out_stride = dim + 1;
       const auto v = f16_bits(max_keys * stride, 1.0f, rng);
       const auto w = f16_values(rows * w_stride, 0.1f, rng);
       std::vector<int64_t> n_keys(static_cast<size_t>(rows));
-      for (int64_t i = 0; i < rows; ++i) n_keys[static_cast<size_t>(i)] = max_keys - rows + 1 + i - (i % 2) * 70;
+      for (int64_t i = 0; i < rows; ++i) n_keys[static_cast<size_t>(i)] = max_keys - rows + 1 + i - (i % 2) * (max_keys / 2);
       for (SumOrder o : {SumOrder::kBatch, SumOrder::kSingle}) {
         std::vector<float> o1(static_cast<size_t>(rows * out_stride)), o2(o1.size()), o3(o1.size());
         const PagedRows pv = PagedRows::contiguous(v.data(), stride);
@@ -90,6 +92,7 @@ void expect_twin_equals_reference(const NumericKernels& fast) {
         }
       }
     }
+   }
   }
   // Paged rows: the same rows scattered over shuffled blocks (sizes that split the 8- and
   // 32-position slot cycles) give exactly the contiguous result; a lone row over 1100 keys
