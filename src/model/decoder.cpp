@@ -254,10 +254,7 @@ void Decoder::gated_linear(const char* gating_name, const char* tap_name, Gating
                            int64_t il, const WeightMatrix& w_down, int64_t n, float* out) {
   const int64_t F = cfg_.n_ff;
   const int64_t nb = F / kQK;
-  const Scratch scratch = act_scratch(n);
-  const bool split = n == 1 && !tapping() && F % kQK == 0 && takes_quantized({{&w_down, out}}) &&
-                     static_cast<size_t>(nb) * sizeof(BlockQ8S) <= scratch.bytes;
-  if (!split) {
+  if (n != 1 || tapping() || F % kQK != 0 || !takes_quantized({{&w_down, out}})) {
     {
       perf::Zone zone(gating_name, il);
       for_token_rows(n, [&](int64_t t0, int64_t t1) { gating(gate_.data() + t0 * F, up_.data() + t0 * F, (t1 - t0) * F); });
@@ -266,6 +263,8 @@ void Decoder::gated_linear(const char* gating_name, const char* tap_name, Gating
     linear(linear_name, il, w_down, gate_.data(), n, out);
     return;
   }
+  const Scratch scratch = act_scratch(n);
+  if (static_cast<size_t>(nb) * sizeof(BlockQ8S) > scratch.bytes) fail("forward: {} inputs exceed the matmul scratch", F);
   auto* act = reinterpret_cast<BlockQ8S*>(scratch.data);  // [n_ff / 32]
   {
     perf::Zone zone(gating_name, il);
