@@ -94,9 +94,9 @@ class Decoder : public Model {
   // gate_ · W_downᵀ. For one token on packed weights, each thread gates and quantizes its half
   // of the row in one pass before the product, instead of the calling thread all of it while
   // the other waits (Zen 5, TinyLlama shapes: 3.3 -> 2.0 µs per layer from the end of gate/up
-  // to the start of down with the host's memory at ~45 GB/s; no change at ~80 GB/s, where the
-  // halves wait on lines the other core wrote). Same bits either way: both steps are
-  // elementwise or per 32-wide block.
+  // to the start of down with the host's memory at ~45 GB/s; no change at ~80 GB/s, where a
+  // layout giving each thread the gate and up rows it wrote itself did not help either). Same
+  // bits either way: both steps are elementwise or per 32-wide block.
   using GatingFn = void (*)(float* gate, const float* up, int64_t n);
   void gated_linear(const char* gating_name, const char* tap_name, GatingFn gating, const char* linear_name, int64_t il,
                     const WeightMatrix& w_down, int64_t n, float* out);
