@@ -1,6 +1,7 @@
 #pragma once
 // Token sampling: penalties -> top-k -> top-p -> min-p -> temperature -> draw (or argmax when
-// temperature <= 0). All buffers are sized once, so sampling does not allocate per token.
+// temperature <= 0). All buffers are sized once, so sampling does not allocate per token, and
+// no step sorts more of the vocabulary than it keeps (see sampler.cpp).
 #include <cstdint>
 #include <random>
 #include <vector>
@@ -33,14 +34,21 @@ class Sampler {
   struct Candidate {
     int32_t id;
     float logit;
+    float p;  // probability under the last set_probs
   };
+  // candidates_[i].p = softmax(logit / temperature) over the first n candidates, which hold
+  // the largest logit, max_logit.
+  void set_probs(size_t n, float max_logit, float temperature);
+  // Puts the candidates of [0, n) that top_p keeps first, in logit order; returns their count.
+  size_t nucleus(size_t n, float max_logit);
+
   SamplingParams params_;
   int64_t n_vocab_;
   std::mt19937_64 rng_;
   std::vector<Candidate> candidates_;  // [n_vocab]
   std::vector<float> adjusted_;        // [n_vocab] logits after penalties
   std::vector<int32_t> counts_;        // [n_vocab] occurrences in the penalty window
-  std::vector<double> probs_;          // [n_vocab]
+  std::vector<float> probs_;           // [n_vocab] scratch of set_probs
 };
 
 }  // namespace ts
