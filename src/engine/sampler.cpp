@@ -157,13 +157,14 @@ int32_t Sampler::sample(const float* logits, const std::vector<int32_t>& history
     }
   }
 
-  const auto best = argmax(adjusted_.data(), n_vocab_);
-  const float max_logit = adjusted_[static_cast<size_t>(best)];
-  // Greedy, or nothing to draw from (every logit -inf or NaN).
-  if (params_.temperature <= 0.0f || !std::isfinite(max_logit)) return static_cast<int32_t>(best);
+  if (params_.temperature <= 0.0f) return static_cast<int32_t>(argmax(adjusted_.data(), n_vocab_));
   std::uniform_real_distribution<double> uniform(0.0, 1.0);
-  const bool cuts = (params_.top_k > 0 && params_.top_k < n_vocab_) || params_.top_p < 1.0f || params_.min_p > 0.0f;
-  if (!cuts) {  // the whole vocabulary at the temperature, in id order (as the API's defaults ask)
+  const bool top_k = params_.top_k > 0 && params_.top_k < n_vocab_;
+  if (!top_k && params_.top_p >= 1.0f && params_.min_p <= 0.0f) {
+    // No cuts (as the API's defaults ask): the whole vocabulary at the temperature, in id order.
+    const auto best = argmax(adjusted_.data(), n_vocab_);
+    const float max_logit = adjusted_[static_cast<size_t>(best)];
+    if (!std::isfinite(max_logit)) return static_cast<int32_t>(best);  // nothing to draw from
     for (int64_t i = 0; i < n_vocab_; ++i) {
       const float l = adjusted_[static_cast<size_t>(i)];
       probs_[static_cast<size_t>(i)] = std::isnan(l) ? -std::numeric_limits<float>::infinity() : (l - max_logit) / params_.temperature;
@@ -174,13 +175,13 @@ int32_t Sampler::sample(const float* logits, const std::vector<int32_t>& history
   }
 
   // NaN logits become -inf: probability 0, and the orders below stay strict.
+  Candidate* c = candidates_.data();
   for (int64_t i = 0; i < n_vocab_; ++i) {
     const float l = adjusted_[static_cast<size_t>(i)];
-    candidates_[static_cast<size_t>(i)] = {static_cast<int32_t>(i), std::isnan(l) ? -std::numeric_limits<float>::infinity() : l, 0.0f};
+    c[i] = {static_cast<int32_t>(i), std::isnan(l) ? -std::numeric_limits<float>::infinity() : l, 0.0f};
   }
-  Candidate* c = candidates_.data();
   size_t n = static_cast<size_t>(n_vocab_);
-  if (params_.top_k > 0 && static_cast<size_t>(params_.top_k) < n) {
+  if (top_k) {
     // The k best, as a sort's first k: a heap of k for a small k (most candidates fail one
     // compare with its top), a selection for a large one.
     n = static_cast<size_t>(params_.top_k);
@@ -190,6 +191,10 @@ int32_t Sampler::sample(const float* logits, const std::vector<int32_t>& history
       std::nth_element(c, c + n, c + n_vocab_, by_logit);
     }
   }
+  // The best candidate (the first in the order; the first index of the largest logit).
+  const Candidate top = top_k ? *std::min_element(c, c + n, by_logit) : c[argmax(adjusted_.data(), n_vocab_)];
+  const float max_logit = top.logit;
+  if (!std::isfinite(max_logit)) return top.id;  // every logit -inf or NaN: nothing to draw from
   if (params_.top_p < 1.0f) {
     set_probs(n, max_logit, 1.0f);
     n = nucleus(n, max_logit);
@@ -203,7 +208,7 @@ int32_t Sampler::sample(const float* logits, const std::vector<int32_t>& history
   // The draw over what is left, at the temperature; its order does not change the odds.
   set_probs(n, max_logit, params_.temperature);
   const int64_t i = draw_index(probs_.data(), static_cast<int64_t>(n), uniform(rng_));
-  return i >= 0 ? c[i].id : static_cast<int32_t>(best);
+  return i >= 0 ? c[i].id : top.id;
 }
 
 }  // namespace ts
