@@ -1,6 +1,7 @@
 // Micro-benchmarks of the matmul kernels at TinyLlama-1.1B and SmolLM2-135M shapes, per weight
 // type and path (packed fast kernels, row-major SIMD, scalar reference), reporting weight GB/s
 // and GOP/s (2 operations per multiply-add). Decode shapes are M = 1, batched decode of 16 sequences M = 16, prefill M = 512.
+// Packed types also run in BlockOrder::kFastest ("packed_fastest") where it differs on this CPU.
 //
 //   build/bin/bench_kernels --benchmark_filter=q4_0   (threads: TINYSERVE_BENCH_THREADS, default 1)
 #include <benchmark/benchmark.h>
@@ -14,6 +15,7 @@
 #include "base/fp16.h"
 #include "base/thread_pool.h"
 #include "kernels/matmul.h"
+#include "kernels/packed.h"
 #include "quant/quantize.h"
 #include "quant/repack.h"
 
@@ -38,7 +40,7 @@ struct Fixture {
   std::vector<uint8_t> scratch;
 };
 
-void run(benchmark::State& state, DType type, int64_t n, int64_t k, int64_t m, bool packed) {
+void run(benchmark::State& state, DType type, int64_t n, int64_t k, int64_t m, bool packed, BlockOrder order) {
   std::mt19937 rng(1);
   std::normal_distribution<float> dist(0.0f, 0.02f);
   Fixture f;
@@ -64,6 +66,7 @@ void run(benchmark::State& state, DType type, int64_t n, int64_t k, int64_t m, b
       state.SkipWithError("no packed layout for this type");
       return;
     }
+    f.w.order = order;
   }
   f.x.resize(static_cast<size_t>(m * k));
   for (auto& v : f.x) v = dist(rng) * 50.0f;
@@ -101,11 +104,15 @@ void register_all() {
         for (bool packed : {true, false}) {
           if (packed && !packable(type)) continue;
           if (type != DType::Q4_0 && type != DType::Q8_0 && type != DType::Q4_1 && m > 1) continue;
-          const std::string name = std::string(dtype_name(type)) + "/" + s.name + "/M" + std::to_string(m) +
-                                   (packed ? "/packed" : "/rowmajor");
-          benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) { run(st, type, s.n, s.k, m, packed); })
-              ->Unit(benchmark::kMillisecond)
-              ->MinTime(0.2);
+          // Packed: in llama.cpp's block order, and in the fastest where that differs on this CPU.
+          for (BlockOrder order : {BlockOrder::kLlamaCpp, BlockOrder::kFastest}) {
+            if (order == BlockOrder::kFastest && !(packed && fastest_differs(type, order))) continue;
+            const std::string name = std::string(dtype_name(type)) + "/" + s.name + "/M" + std::to_string(m) +
+                                     (packed ? "/packed" : "/rowmajor") + (order == BlockOrder::kFastest ? "_fastest" : "");
+            benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) { run(st, type, s.n, s.k, m, packed, order); })
+                ->Unit(benchmark::kMillisecond)
+                ->MinTime(0.2);
+          }
         }
       }
     }

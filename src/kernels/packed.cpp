@@ -6,17 +6,21 @@
 namespace ts {
 
 bool fastest_differs(DType type, BlockOrder order) {
-  // Only AVX2 without VNNI has a faster Q8_0 order than llama.cpp's; with VPDPBUSD the
-  // llama.cpp-order tiles are already past the integer multiplies' other costs. Decided by the
-  // hardware, not the TINYSERVE_ISA cap, so that the scalar path sums in the fast path's order.
+  // Q8_0: only AVX2 without VNNI has a faster order than llama.cpp's; with VPDPBUSD the
+  // llama.cpp-order tiles are already past the integer multiplies' other costs. Q4_1: with
+  // VPDPBUSD the exact block sums leave llama.cpp's order far behind (see BlockOrder). Decided
+  // by the hardware, not the TINYSERVE_ISA cap, so that the scalar path sums in the fast
+  // path's order.
   const CpuFeatures& hw = cpu_features();
-  return order == BlockOrder::kFastest && type == DType::Q8_0 && hw.avx2 && !hw.avx512_vnni;
+  if (order != BlockOrder::kFastest) return false;
+  if (type == DType::Q8_0) return hw.avx2 && !hw.avx512_vnni;
+  return type == DType::Q4_1 && hw.avx512_vnni;
 }
 
 PackedTileFn reference_packed_tile_for(DType type, BlockOrder order) {
   switch (type) {
     case DType::Q4_0: return ref::tile_q4_0;
-    case DType::Q4_1: return ref::tile_q4_1;
+    case DType::Q4_1: return fastest_differs(type, order) ? ref::tile_q4_1_exact : ref::tile_q4_1;
     case DType::Q8_0: return fastest_differs(type, order) ? ref::tile_q8_0_exact : ref::tile_q8_0;
     default: return nullptr;
   }
@@ -24,7 +28,11 @@ PackedTileFn reference_packed_tile_for(DType type, BlockOrder order) {
 
 PackedTileFn packed_tile_for(DType type, BlockOrder order) {
   if (!active_features().avx2) return reference_packed_tile_for(type, order);
-  if (fastest_differs(type, order)) return avx2::tile_q8_0_exact;
+  if (fastest_differs(type, order)) {
+    if (type == DType::Q8_0) return avx2::tile_q8_0_exact;
+    // Q4_1's exact order has AVX-512 tiles only; capped below that, the scalar twin.
+    return active_features().avx512_vnni ? avx512::tile_q4_1_exact : ref::tile_q4_1_exact;
+  }
   if (active_features().avx512_vnni) {
     switch (type) {
       case DType::Q4_0: return avx512::tile_q4_0;
@@ -42,7 +50,9 @@ PackedTileFn packed_tile_for(DType type, BlockOrder order) {
 }
 
 PackedPairTileFn packed_pair_tile_for(DType type, BlockOrder order) {
-  if (fastest_differs(type, order)) return nullptr;
+  if (fastest_differs(type, order)) {
+    return type == DType::Q4_1 && active_features().avx512_vnni ? avx512::pair_tile_q4_1_exact : nullptr;
+  }
   if (active_features().avx512_vnni) {
     switch (type) {
       case DType::Q4_0: return avx512::pair_tile_q4_0;

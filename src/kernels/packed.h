@@ -30,10 +30,13 @@ using PackedPairTileFn = void (*)(int64_t nb, const void* group, size_t group_by
 //   kFastest:  whichever order is fastest on this CPU. On CPUs with AVX2 and no AVX-512 VNNI,
 //              Q8_0 then sums each block exactly in integers and scales it once (the Q4_0
 //              tiles' order): fewer roundings, and five vector operations instead of six per
-//              32 multiply-adds (prefill +13-19% on Zen 3). Elsewhere it is kLlamaCpp's order.
-//              The hardware decides (cpu_features), not the TINYSERVE_ISA cap: the scalar
-//              reference path then sums in the same order as the fast one, bit for bit.
-// Q4_0 and Q4_1 have one order each, so the choice changes nothing for them.
+//              32 multiply-adds (prefill +13-19% on Zen 3). With AVX-512 VNNI, Q4_1 does the
+//              same (its llama.cpp order converts and scales every 4-element sum: Zen 5, 2
+//              threads, SmolLM2 shapes at M = 512, ~330 against ~1000 GOP/s). Elsewhere it is
+//              kLlamaCpp's order. The hardware decides (cpu_features), not the TINYSERVE_ISA
+//              cap: the scalar reference path then sums in the same order as the fast one, bit
+//              for bit.
+// Q4_0 has one order, so the choice changes nothing for it.
 enum class BlockOrder : uint8_t { kLlamaCpp, kFastest };
 // "llamacpp" or "fastest", as the --block-order flag spells them.
 inline const char* block_order_name(BlockOrder order) { return order == BlockOrder::kLlamaCpp ? "llamacpp" : "fastest"; }
@@ -60,6 +63,8 @@ namespace ref {
 void tile_q4_0(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_stride, int n_cols, float* out);
 void tile_q4_1(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_stride, int n_cols, float* out);
 void tile_q8_0(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_stride, int n_cols, float* out);
+// Q4_1 with exact integer block sums (BlockOrder::kFastest with AVX-512 VNNI).
+void tile_q4_1_exact(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_stride, int n_cols, float* out);
 // Q8_0 with exact integer block sums (BlockOrder::kFastest on AVX2).
 void tile_q8_0_exact(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_stride, int n_cols, float* out);
 // quantize_q8s_scaled's twin: each block's scaled values in floats, then quantize_row_q8s.
@@ -85,6 +90,10 @@ void pair_tile_q8_0(int64_t nb, const void* group, size_t group_bytes, const Blo
 void tile_q4_0(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_stride, int n_cols, float* out);
 void tile_q4_1(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_stride, int n_cols, float* out);
 void tile_q8_0(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_stride, int n_cols, float* out);
+// Q4_1 in the exact-block order (ref::tile_q4_1_exact's twins).
+void tile_q4_1_exact(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_stride, int n_cols, float* out);
+void pair_tile_q4_1_exact(int64_t nb, const void* group, size_t group_bytes, const BlockQ8S* act, int64_t act_stride,
+                          int n_cols, float* out);
 }  // namespace avx512
 
 }  // namespace ts

@@ -110,6 +110,25 @@ void tile_q8_0_exact(int64_t nb, const void* group, const BlockQ8S* act, int64_t
   }
 }
 
+// Q4_1 in the Q4_0 twin's order: each block's 32 products summed exactly, one fused
+// multiply-add per block and row; the minimum's term per block as in llama.cpp's order.
+void tile_q4_1_exact(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_stride, int n_cols, float* out) {
+  const auto* w = static_cast<const BlockQ4_1x8*>(group);
+  for (int c = 0; c < n_cols; ++c) {
+    const BlockQ8S* a = act + c * act_stride;
+    for (int r = 0; r < kPackRows; ++r) {
+      float acc = 0.0f;
+      float summs = 0.0f;
+      for (int64_t b = 0; b < nb; ++b) {
+        acc = std::fma(static_cast<float>(nibble_dot(w[b].qs, r, a[b].qs)), fp16_to_f32(w[b].d[r]) * a[b].d, acc);
+        const float ms = fp16_to_f32(w[b].m[r]) * a[b].s;
+        summs = summs + ms;
+      }
+      out[c * kPackRows + r] = acc + summs;
+    }
+  }
+}
+
 void quantize_q8s_scaled(const float* x, float scale, const float* weight, BlockQ8S* y, int64_t n) {
   float block[kQK];  // [32] one block of the normed row
   for (int64_t b = 0; b < n / kQK; ++b) {

@@ -63,6 +63,40 @@ inline __m512i dword_halves(const int8_t* qs, int lo, int hi) {
   return _mm512_mask_set1_epi32(bcast4_512(qs + 4 * lo), 0xFF00, h);
 }
 
+// with_cols for pair tiles: 1..kMaxPairTileCols columns, each width its own kernel.
+template <typename F>
+void with_pair_cols(int n_cols, F&& f) {
+  static_assert(kMaxPairTileCols == 8, "the cases below cover 5..8 columns");
+  switch (n_cols) {
+    case 5: return f(std::integral_constant<int, 5>{});
+    case 6: return f(std::integral_constant<int, 6>{});
+    case 7: return f(std::integral_constant<int, 7>{});
+    case 8: return f(std::integral_constant<int, 8>{});
+    default: return with_cols(n_cols, f);
+  }
+}
+
+// A group block's nibbles (Q4_0 and Q4_1 arrange them alike), split: chunks 0 and 1 (lanes
+// 0..7 and 8..15) and chunks 2 and 3, low and high nibbles.
+struct Nibbles {
+  __m512i lo01, hi01, lo23, hi23;
+};
+inline Nibbles split_nibbles(const uint8_t* qs, __m512i mask) {
+  const __m512i raw01 = _mm512_loadu_si512(qs);
+  const __m512i raw23 = _mm512_loadu_si512(qs + 64);
+  return {_mm512_and_si512(raw01, mask), _mm512_and_si512(_mm512_srli_epi16(raw01, 4), mask),
+          _mm512_and_si512(raw23, mask), _mm512_and_si512(_mm512_srli_epi16(raw23, 4), mask)};
+}
+// Each row's exact sum of its nibbles times one activation block (lane r: row r). Chunk j's low
+// nibbles meet activation dword j, its high nibbles dword 4 + j.
+inline __m256i nibble_sums(const Nibbles& q, const int8_t* a) {
+  __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q.lo01, dword_halves(a, 0, 1));
+  s = _mm512_dpbusd_epi32(s, q.hi01, dword_halves(a, 4, 5));
+  s = _mm512_dpbusd_epi32(s, q.lo23, dword_halves(a, 2, 3));
+  s = _mm512_dpbusd_epi32(s, q.hi23, dword_halves(a, 6, 7));
+  return _mm256_add_epi32(_mm512_castsi512_si256(s), _mm512_extracti64x4_epi64(s, 1));
+}
+
 // One group (8 rows) against NC activation rows, two 32-byte chunks of the group block per
 // 512-bit register: half the VPDPBUSDs, loads and nibble splits of a 256-bit pass. Lanes r and
 // r + 8 hold row r's integer sums over different chunks; adding the halves is exact, so every
@@ -77,22 +111,11 @@ void q4_0(int64_t nb, const BlockQ4_0x8* w, const BlockQ8S* act, int64_t stride,
   for (int64_t b = 0; b < nb; ++b) {
     prefetch_stream<kPf>(w + b, distance);
     for (int c = 0; c < NC; ++c) prefetch_act<kPf>(act + c * stride + b);
-    const __m512i raw01 = _mm512_loadu_si512(w[b].qs);
-    const __m512i raw23 = _mm512_loadu_si512(w[b].qs + 64);
-    const __m512i q_lo01 = _mm512_and_si512(raw01, mask);
-    const __m512i q_hi01 = _mm512_and_si512(_mm512_srli_epi16(raw01, 4), mask);
-    const __m512i q_lo23 = _mm512_and_si512(raw23, mask);
-    const __m512i q_hi23 = _mm512_and_si512(_mm512_srli_epi16(raw23, 4), mask);
+    const Nibbles q = split_nibbles(w[b].qs, mask);
     const __m256 dw = load_f16x8(w[b].d);
     for (int c = 0; c < NC; ++c) {
       const BlockQ8S* a = act + c * stride + b;
-      // Chunk j's low nibbles meet activation dword j, its high nibbles dword 4 + j.
-      __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q_lo01, dword_halves(a->qs, 0, 1));
-      s = _mm512_dpbusd_epi32(s, q_hi01, dword_halves(a->qs, 4, 5));
-      s = _mm512_dpbusd_epi32(s, q_lo23, dword_halves(a->qs, 2, 3));
-      s = _mm512_dpbusd_epi32(s, q_hi23, dword_halves(a->qs, 6, 7));
-      const __m256i s8 = _mm256_add_epi32(_mm512_castsi512_si256(s), _mm512_extracti64x4_epi64(s, 1));
-      const __m256i d = _mm256_sub_epi32(s8, _mm256_set1_epi32(8 * a->sum));
+      const __m256i d = _mm256_sub_epi32(nibble_sums(q, a->qs), _mm256_set1_epi32(8 * a->sum));
       acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d), _mm256_mul_ps(dw, _mm256_set1_ps(a->d)), acc[c]);
     }
   }
@@ -152,6 +175,61 @@ void q4_0_pair(int64_t nb, const BlockQ4_0x8* w0, const BlockQ4_0x8* w1, const B
     }
   }
   for (int c = 0; c < NC; ++c) _mm512_storeu_ps(out + 16 * c, acc[c]);
+}
+
+// Q4_1 in the exact-block order (BlockOrder::kFastest): q4_0's integer steps on the unsigned
+// nibbles (no offset to remove), one scale per block and row, and the minimum's term per block
+// in a sum of its own, added at the end as llama.cpp's order does.
+template <int NC, PrefetchKind kPf>
+void q4_1_exact(int64_t nb, const BlockQ4_1x8* w, const BlockQ8S* act, int64_t stride, float* out, size_t distance) {
+  const __m512i mask = _mm512_set1_epi8(0x0F);
+  __m256 acc[NC], summs[NC];
+  for (int c = 0; c < NC; ++c) acc[c] = summs[c] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    prefetch_stream<kPf>(w + b, distance);
+    for (int c = 0; c < NC; ++c) prefetch_act<kPf>(act + c * stride + b);
+    const Nibbles q = split_nibbles(w[b].qs, mask);
+    const __m256 dw = load_f16x8(w[b].d);
+    const __m256 mw = load_f16x8(w[b].m);
+    for (int c = 0; c < NC; ++c) {
+      const BlockQ8S* a = act + c * stride + b;
+      acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(nibble_sums(q, a->qs)), _mm256_mul_ps(dw, _mm256_set1_ps(a->d)), acc[c]);
+      summs[c] = _mm256_add_ps(summs[c], _mm256_mul_ps(mw, _mm256_set1_ps(a->s)));
+    }
+  }
+  for (int c = 0; c < NC; ++c) _mm256_storeu_ps(out + 8 * c, _mm256_add_ps(acc[c], summs[c]));
+}
+
+// q4_1_exact for two groups at once, as q4_0_pair is for q4_0.
+template <int NC>
+void q4_1_exact_pair(int64_t nb, const BlockQ4_1x8* w0, const BlockQ4_1x8* w1, const BlockQ8S* act, int64_t stride,
+                     float* out) {
+  const __m512i mask = _mm512_set1_epi8(0x0F);
+  __m512 acc[NC], summs[NC];
+  for (int c = 0; c < NC; ++c) acc[c] = summs[c] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    prefetch_streams(w0, w1, b, nb, NC < kMaxPairTileCols);
+    const BlockQ8S* a[NC];
+    for (int c = 0; c < NC; ++c) a[c] = act + c * stride + b;
+    __m512i s32[NC];
+    for (int c = 0; c < NC; ++c) s32[c] = _mm512_setzero_si512();
+    for (int j = 0; j < 4; ++j) {
+      const __m512i raw = load_pair(w0[b].qs + 32 * j, w1[b].qs + 32 * j);
+      const __m512i lo = _mm512_and_si512(raw, mask);
+      const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), mask);
+      for (int c = 0; c < NC; ++c) {
+        s32[c] = _mm512_dpbusd_epi32(s32[c], lo, bcast4_512(a[c]->qs + 4 * j));
+        s32[c] = _mm512_dpbusd_epi32(s32[c], hi, bcast4_512(a[c]->qs + 16 + 4 * j));
+      }
+    }
+    const __m512 dw = _mm512_insertf32x8(_mm512_zextps256_ps512(load_f16x8(w0[b].d)), load_f16x8(w1[b].d), 1);
+    const __m512 mw = _mm512_insertf32x8(_mm512_zextps256_ps512(load_f16x8(w0[b].m)), load_f16x8(w1[b].m), 1);
+    for (int c = 0; c < NC; ++c) {
+      acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s32[c]), _mm512_mul_ps(dw, _mm512_set1_ps(a[c]->d)), acc[c]);
+      summs[c] = _mm512_add_ps(summs[c], _mm512_mul_ps(mw, _mm512_set1_ps(a[c]->s)));
+    }
+  }
+  for (int c = 0; c < NC; ++c) _mm512_storeu_ps(out + 16 * c, _mm512_add_ps(acc[c], summs[c]));
 }
 
 // Q4_1 and Q8_0: llama.cpp's per-lane float order, as in packed_avx2.cpp.
@@ -288,15 +366,7 @@ void pair_tile_q4_0(int64_t nb, const void* group, size_t group_bytes, const Blo
                     int n_cols, float* out) {
   const auto* w0 = static_cast<const BlockQ4_0x8*>(group);
   const auto* w1 = reinterpret_cast<const BlockQ4_0x8*>(static_cast<const uint8_t*>(group) + group_bytes);
-  if (n_cols > kMaxTileCols) {
-    switch (n_cols) {
-      case 5: return q4_0_pair<5>(nb, w0, w1, act, act_stride, out);
-      case 6: return q4_0_pair<6>(nb, w0, w1, act, act_stride, out);
-      case 7: return q4_0_pair<7>(nb, w0, w1, act, act_stride, out);
-      default: return q4_0_pair<8>(nb, w0, w1, act, act_stride, out);
-    }
-  }
-  with_cols(n_cols, [&](auto nc) { q4_0_pair<decltype(nc)::value>(nb, w0, w1, act, act_stride, out); });
+  with_pair_cols(n_cols, [&](auto nc) { q4_0_pair<decltype(nc)::value>(nb, w0, w1, act, act_stride, out); });
 }
 
 void tile_q4_1(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_stride, int n_cols, float* out) {
@@ -305,6 +375,23 @@ void tile_q4_1(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_s
   const StreamPrefetch p = cpu_tuning().stream_prefetch;
   with_prefetch(p, [&](auto kind) { q4_1_col<decltype(kind)::value>(nb, w, act, out, p.distance(nb * kQK)); });
   for (int c = 1; c < n_cols; ++c) q4_1_col<PrefetchKind::kNone>(nb, w, act + c * act_stride, out + 8 * c, 0);
+}
+
+void tile_q4_1_exact(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_stride, int n_cols, float* out) {
+  const auto* w = static_cast<const BlockQ4_1x8*>(group);
+  const StreamPrefetch p = cpu_tuning().stream_prefetch;
+  with_prefetch(p, [&](auto kind) {
+    with_cols(n_cols, [&](auto nc) {
+      q4_1_exact<decltype(nc)::value, decltype(kind)::value>(nb, w, act, act_stride, out, p.distance(nb * kQK));
+    });
+  });
+}
+
+void pair_tile_q4_1_exact(int64_t nb, const void* group, size_t group_bytes, const BlockQ8S* act, int64_t act_stride,
+                          int n_cols, float* out) {
+  const auto* w0 = static_cast<const BlockQ4_1x8*>(group);
+  const auto* w1 = reinterpret_cast<const BlockQ4_1x8*>(static_cast<const uint8_t*>(group) + group_bytes);
+  with_pair_cols(n_cols, [&](auto nc) { q4_1_exact_pair<decltype(nc)::value>(nb, w0, w1, act, act_stride, out); });
 }
 
 void tile_q8_0(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_stride, int n_cols, float* out) {

@@ -169,7 +169,10 @@ std::vector<TileVariant> tile_variants(DType type) {
     v.push_back({"avx2", pick(avx2::tile_q4_0, avx2::tile_q4_1, avx2::tile_q8_0), twin});
     if (type == DType::Q8_0) v.push_back({"avx2 exact", avx2::tile_q8_0_exact, ref::tile_q8_0_exact});
   }
-  if (cpu_features().avx512_vnni) v.push_back({"avx512", pick(avx512::tile_q4_0, avx512::tile_q4_1, avx512::tile_q8_0), twin});
+  if (cpu_features().avx512_vnni) {
+    v.push_back({"avx512", pick(avx512::tile_q4_0, avx512::tile_q4_1, avx512::tile_q8_0), twin});
+    if (type == DType::Q4_1) v.push_back({"avx512 exact", avx512::tile_q4_1_exact, ref::tile_q4_1_exact});
+  }
   return v;
 }
 
@@ -234,7 +237,8 @@ TEST(Packed, Q8_0BlockOrdersAgreeToRounding) {
 TEST(Packed, PairTilesEqualTwoScalarTiles) {
   std::mt19937 rng(13);
   for (const auto& [type, order] : {std::pair{DType::Q4_0, BlockOrder::kLlamaCpp}, std::pair{DType::Q4_1, BlockOrder::kLlamaCpp},
-                                     std::pair{DType::Q8_0, BlockOrder::kLlamaCpp}, std::pair{DType::Q8_0, BlockOrder::kFastest}}) {
+                                     std::pair{DType::Q4_1, BlockOrder::kFastest}, std::pair{DType::Q8_0, BlockOrder::kLlamaCpp},
+                                     std::pair{DType::Q8_0, BlockOrder::kFastest}}) {
     const PackedPairTileFn pair = packed_pair_tile_for(type, order);
     if (pair == nullptr) continue;  // this CPU, type or order has none
     const PackedTileFn ref = reference_packed_tile_for(type, order);
@@ -268,7 +272,8 @@ TEST(Packed, MatmulMatchesRowMajorReference) {
   std::mt19937 rng(5);
   ThreadPool pool(3);
   for (const auto& [type, order] : {std::pair{DType::Q4_0, BlockOrder::kLlamaCpp}, std::pair{DType::Q4_1, BlockOrder::kLlamaCpp},
-                                     std::pair{DType::Q8_0, BlockOrder::kLlamaCpp}, std::pair{DType::Q8_0, BlockOrder::kFastest}}) {
+                                     std::pair{DType::Q4_1, BlockOrder::kFastest}, std::pair{DType::Q8_0, BlockOrder::kLlamaCpp},
+                                     std::pair{DType::Q8_0, BlockOrder::kFastest}}) {
     for (int64_t rows : {5, 8, 37, 200}) {
       for (int64_t m : {1, 3, 4, 9, 70}) {
         const int64_t cols = 128;
