@@ -145,6 +145,22 @@ inline void prefetch_streams(const Block* w0, const Block* w1, int64_t b, int64_
   }
 }
 
+// s32[c] += the nibbles of two group blocks (lanes 0..7: qs0's rows, 8..15: qs1's) times
+// activation block a[c], exactly (Q4_0 and Q4_1 arrange their nibbles alike).
+template <int NC>
+inline void add_pair_nibble_products(const uint8_t* qs0, const uint8_t* qs1, const BlockQ8S* const* a, __m512i mask,
+                                     __m512i* s32) {
+  for (int j = 0; j < 4; ++j) {
+    const __m512i raw = load_pair(qs0 + 32 * j, qs1 + 32 * j);
+    const __m512i lo = _mm512_and_si512(raw, mask);
+    const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), mask);
+    for (int c = 0; c < NC; ++c) {
+      s32[c] = _mm512_dpbusd_epi32(s32[c], lo, bcast4_512(a[c]->qs + 4 * j));
+      s32[c] = _mm512_dpbusd_epi32(s32[c], hi, bcast4_512(a[c]->qs + 16 + 4 * j));
+    }
+  }
+}
+
 template <int NC>
 void q4_0_pair(int64_t nb, const BlockQ4_0x8* w0, const BlockQ4_0x8* w1, const BlockQ8S* act, int64_t stride, float* out) {
   const __m512i mask = _mm512_set1_epi8(0x0F);
@@ -160,15 +176,7 @@ void q4_0_pair(int64_t nb, const BlockQ4_0x8* w0, const BlockQ4_0x8* w1, const B
     for (int c = 0; c < NC; ++c) {
       s32[c] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(_mm512_set1_epi32(a[c]->sum), 3));
     }
-    for (int j = 0; j < 4; ++j) {
-      const __m512i raw = load_pair(w0[b].qs + 32 * j, w1[b].qs + 32 * j);
-      const __m512i lo = _mm512_and_si512(raw, mask);
-      const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), mask);
-      for (int c = 0; c < NC; ++c) {
-        s32[c] = _mm512_dpbusd_epi32(s32[c], lo, bcast4_512(a[c]->qs + 4 * j));
-        s32[c] = _mm512_dpbusd_epi32(s32[c], hi, bcast4_512(a[c]->qs + 16 + 4 * j));
-      }
-    }
+    add_pair_nibble_products<NC>(w0[b].qs, w1[b].qs, a, mask, s32);
     const __m512 dw = _mm512_insertf32x8(_mm512_zextps256_ps512(load_f16x8(w0[b].d)), load_f16x8(w1[b].d), 1);
     for (int c = 0; c < NC; ++c) {
       acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s32[c]), _mm512_mul_ps(dw, _mm512_set1_ps(a[c]->d)), acc[c]);
@@ -213,15 +221,7 @@ void q4_1_exact_pair(int64_t nb, const BlockQ4_1x8* w0, const BlockQ4_1x8* w1, c
     for (int c = 0; c < NC; ++c) a[c] = act + c * stride + b;
     __m512i s32[NC];
     for (int c = 0; c < NC; ++c) s32[c] = _mm512_setzero_si512();
-    for (int j = 0; j < 4; ++j) {
-      const __m512i raw = load_pair(w0[b].qs + 32 * j, w1[b].qs + 32 * j);
-      const __m512i lo = _mm512_and_si512(raw, mask);
-      const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), mask);
-      for (int c = 0; c < NC; ++c) {
-        s32[c] = _mm512_dpbusd_epi32(s32[c], lo, bcast4_512(a[c]->qs + 4 * j));
-        s32[c] = _mm512_dpbusd_epi32(s32[c], hi, bcast4_512(a[c]->qs + 16 + 4 * j));
-      }
-    }
+    add_pair_nibble_products<NC>(w0[b].qs, w1[b].qs, a, mask, s32);
     const __m512 dw = _mm512_insertf32x8(_mm512_zextps256_ps512(load_f16x8(w0[b].d)), load_f16x8(w1[b].d), 1);
     const __m512 mw = _mm512_insertf32x8(_mm512_zextps256_ps512(load_f16x8(w0[b].m)), load_f16x8(w1[b].m), 1);
     for (int c = 0; c < NC; ++c) {
