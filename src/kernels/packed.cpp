@@ -56,6 +56,7 @@ PackedPairTileFn packed_pair_tile_for(DType type, BlockOrder order) {
   if (active_features().avx512_vnni) {
     switch (type) {
       case DType::Q4_0: return avx512::pair_tile_q4_0;
+      case DType::Q4_1: return avx512::pair_tile_q4_1;
       case DType::Q8_0: return avx512::pair_tile_q8_0;
       default: return nullptr;
     }

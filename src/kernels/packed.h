@@ -85,6 +85,8 @@ void tile_q8_0_exact(int64_t nb, const void* group, const BlockQ8S* act, int64_t
 namespace avx512 {  // AVX-512 VL + VNNI: VPDPBUSD on 256-bit registers (pairs: 512-bit); identical results
 void pair_tile_q4_0(int64_t nb, const void* group, size_t group_bytes, const BlockQ8S* act, int64_t act_stride,
                     int n_cols, float* out);
+void pair_tile_q4_1(int64_t nb, const void* group, size_t group_bytes, const BlockQ8S* act, int64_t act_stride,
+                    int n_cols, float* out);
 void pair_tile_q8_0(int64_t nb, const void* group, size_t group_bytes, const BlockQ8S* act, int64_t act_stride,
                     int n_cols, float* out);
 void tile_q4_0(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_stride, int n_cols, float* out);

@@ -332,6 +332,47 @@ void q8_0_pair(int64_t nb, const BlockQ8_0x8* w0, const BlockQ8_0x8* w1, const B
   }
 }
 
+// tile_q4_1 (llama.cpp's order) for two groups and NC (1..2) activation rows at once on 512-bit
+// registers: per lane the same integers and float steps (each 4-element sum of a chunk's low or
+// high nibbles converted and scaled into one of 8 float sums per row, the minimum's term in a
+// sum of its own, the lane tree at the end). 16 accumulators for two rows leave the registers
+// for the weights; kLastPass as in q8_0_pair.
+template <int NC, bool kLastPass>
+void q4_1_pair(int64_t nb, const BlockQ4_1x8* w0, const BlockQ4_1x8* w1, const BlockQ8S* act, int64_t stride, float* out) {
+  const __m512i mask = _mm512_set1_epi8(0x0F);
+  __m512 acc[NC][8], summs[NC];
+  for (int c = 0; c < NC; ++c) {
+    for (auto& x : acc[c]) x = _mm512_setzero_ps();
+    summs[c] = _mm512_setzero_ps();
+  }
+  for (int64_t b = 0; b < nb; ++b) {
+    prefetch_streams(w0, w1, b, nb, kLastPass);
+    const __m512 dw = _mm512_insertf32x8(_mm512_zextps256_ps512(load_f16x8(w0[b].d)), load_f16x8(w1[b].d), 1);
+    const __m512 mw = _mm512_insertf32x8(_mm512_zextps256_ps512(load_f16x8(w0[b].m)), load_f16x8(w1[b].m), 1);
+    __m512 scale[NC];
+    for (int c = 0; c < NC; ++c) scale[c] = _mm512_mul_ps(dw, _mm512_set1_ps(act[c * stride + b].d));
+    for (int j = 0; j < 4; ++j) {
+      const __m512i raw = load_pair(w0[b].qs + 32 * j, w1[b].qs + 32 * j);
+      const __m512i lo = _mm512_and_si512(raw, mask);
+      const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), mask);
+      for (int c = 0; c < NC; ++c) {
+        const int8_t* a = act[c * stride + b].qs;
+        const __m512i s_lo = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, bcast4_512(a + 4 * j));
+        const __m512i s_hi = _mm512_dpbusd_epi32(_mm512_setzero_si512(), hi, bcast4_512(a + 16 + 4 * j));
+        acc[c][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s_lo), scale[c], acc[c][j]);
+        acc[c][4 + j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s_hi), scale[c], acc[c][4 + j]);
+      }
+    }
+    for (int c = 0; c < NC; ++c) summs[c] = _mm512_add_ps(summs[c], _mm512_mul_ps(mw, _mm512_set1_ps(act[c * stride + b].s)));
+  }
+  for (int c = 0; c < NC; ++c) {
+    const __m512* l = acc[c];
+    const __m512 sum = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(l[0], l[4]), _mm512_add_ps(l[2], l[6])),
+                                     _mm512_add_ps(_mm512_add_ps(l[1], l[5]), _mm512_add_ps(l[3], l[7])));
+    _mm512_storeu_ps(out + 16 * c, _mm512_add_ps(sum, summs[c]));
+  }
+}
+
 template <int NC>
 void q8_0_pass(bool last_pass, int64_t nb, const BlockQ8_0x8* w0, const BlockQ8_0x8* w1, const BlockQ8S* act, int64_t stride,
                float* out) {
@@ -340,6 +381,21 @@ void q8_0_pass(bool last_pass, int64_t nb, const BlockQ8_0x8* w0, const BlockQ8_
 }
 
 }  // namespace
+
+void pair_tile_q4_1(int64_t nb, const void* group, size_t group_bytes, const BlockQ8S* act, int64_t act_stride,
+                    int n_cols, float* out) {
+  const auto* w0 = static_cast<const BlockQ4_1x8*>(group);
+  const auto* w1 = reinterpret_cast<const BlockQ4_1x8*>(static_cast<const uint8_t*>(group) + group_bytes);
+  // A call with fewer than the most columns is the pair's last pass (see prefetch_streams).
+  const bool last_call = n_cols < kMaxPairTileCols;
+  const auto pass = [&](auto nc, bool last, int c) {
+    if (last) return q4_1_pair<decltype(nc)::value, true>(nb, w0, w1, act + c * act_stride, act_stride, out + 16 * c);
+    q4_1_pair<decltype(nc)::value, false>(nb, w0, w1, act + c * act_stride, act_stride, out + 16 * c);
+  };
+  int c = 0;
+  for (; c + 2 <= n_cols; c += 2) pass(std::integral_constant<int, 2>{}, last_call && c + 2 == n_cols, c);
+  if (c < n_cols) pass(std::integral_constant<int, 1>{}, last_call, c);
+}
 
 void pair_tile_q8_0(int64_t nb, const void* group, size_t group_bytes, const BlockQ8S* act, int64_t act_stride,
                     int n_cols, float* out) {
