@@ -75,7 +75,7 @@ void add_block_order_flag(CLI::App* cmd, std::optional<BlockOrder>& order) {
          },
          "how quantized products sum their blocks: llamacpp (llama.cpp's arithmetic bit for bit) or fastest (this "
          "CPU's fastest order; differs only for Q8_0 on AVX2 without AVX-512 VNNI, and for Q4_1 with AVX-512 VNNI, "
-         "where prefill and batched decode run ~3x faster but greedy text can leave llama.cpp's). Default: llamacpp "
+         "where prefill runs ~1.5x faster but greedy text can leave llama.cpp's). Default: llamacpp "
          "for Gemma 3 and for models with Q4_1 layers (SmolLM2), fastest for the others")
       ->check(CLI::IsMember({block_order_name(BlockOrder::kLlamaCpp), block_order_name(BlockOrder::kFastest)}));
 }

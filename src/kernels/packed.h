@@ -32,7 +32,7 @@ using PackedPairTileFn = void (*)(int64_t nb, const void* group, size_t group_by
 //              tiles' order): fewer roundings, and five vector operations instead of six per
 //              32 multiply-adds (prefill +13-19% on Zen 3). With AVX-512 VNNI, Q4_1 does the
 //              same (its llama.cpp order converts and scales every 4-element sum: Zen 5, 2
-//              threads, SmolLM2 shapes at M = 512, ~330 against ~1000 GOP/s). Elsewhere it is
+//              threads, SmolLM2 shapes at M = 512, ~560 against ~1000 GOP/s). Elsewhere it is
 //              kLlamaCpp's order. The hardware decides (cpu_features), not the TINYSERVE_ISA
 //              cap: the scalar reference path then sums in the same order as the fast one, bit
 //              for bit.

@@ -58,7 +58,7 @@ class Llama final : public Decoder {
     // digits). Not for Q4_1 layers: each product's last-bit differences move the next product's
     // int8 activations by whole quantization steps, and SmolLM2 in Q4_1's exact order left
     // llama.cpp's greedy tokens (1 of 8 prompts the same for 16 tokens, same top token 94.98%,
-    // mean KL 0.0046), so it keeps llama.cpp's order unless asked (--block-order fastest: ~3x
+    // mean KL 0.0046), so it keeps llama.cpp's order unless asked (--block-order fastest: ~1.8x
     // the Q4_1 products' speed at M > 1 with AVX-512 VNNI).
     bool q4_1 = false;
     for (const WeightMatrix* w : matrices) q4_1 = q4_1 || w->type == DType::Q4_1;
