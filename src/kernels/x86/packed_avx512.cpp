@@ -276,6 +276,28 @@ void q8_0_col(int64_t nb, const BlockQ8_0x8* w, const BlockQ8S* a, float* out, s
   _mm256_storeu_ps(out, lane_tree(acc));
 }
 
+// llama.cpp's lane tree over 8 float lane sums, for 16 rows at once.
+inline __m512 lane_tree_512(const __m512* l) {
+  return _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(l[0], l[4]), _mm512_add_ps(l[2], l[6])),
+                       _mm512_add_ps(_mm512_add_ps(l[1], l[5]), _mm512_add_ps(l[3], l[7])));
+}
+
+// The llama.cpp-order pair tiles keep 8 accumulators per activation row, so they take the
+// columns two at a time: f(nc, last_pass, first column) with nc = 1 or 2 and last_pass (both
+// std::integral_constant) true on the pair's last pass. A call with fewer than the most columns
+// is the pair's last pass (see prefetch_streams).
+template <typename F>
+void in_two_row_passes(int n_cols, F&& f) {
+  const bool last_call = n_cols < kMaxPairTileCols;
+  const auto pass = [&](auto nc, bool last, int c) {
+    if (last) return f(nc, std::true_type{}, c);
+    f(nc, std::false_type{}, c);
+  };
+  int c = 0;
+  for (; c + 2 <= n_cols; c += 2) pass(std::integral_constant<int, 2>{}, last_call && c + 2 == n_cols, c);
+  if (c < n_cols) pass(std::integral_constant<int, 1>{}, last_call, c);
+}
+
 // q8_0_col for two groups and NC (1..2) activation rows at once on 512-bit registers: per lane
 // the same integers (one VPDPBUSD per 4 elements, scaled into one of 8 float sums per step, summed
 // in llama.cpp's lane tree at the end). VPDPBUSD wants one unsigned operand: the weights go in as
@@ -326,8 +348,7 @@ void q8_0_pair(int64_t nb, const BlockQ8_0x8* w0, const BlockQ8_0x8* w1, const B
   }
   for (int c = 0; c < NC; ++c) {
     const __m512* l = acc[c];
-    const __m512 sum = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(l[0], l[4]), _mm512_add_ps(l[2], l[6])),
-                                     _mm512_add_ps(_mm512_add_ps(l[1], l[5]), _mm512_add_ps(l[3], l[7])));
+    const __m512 sum = lane_tree_512(l);
     _mm512_storeu_ps(out + 16 * c, sum);
   }
 }
@@ -367,17 +388,9 @@ void q4_1_pair(int64_t nb, const BlockQ4_1x8* w0, const BlockQ4_1x8* w1, const B
   }
   for (int c = 0; c < NC; ++c) {
     const __m512* l = acc[c];
-    const __m512 sum = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(l[0], l[4]), _mm512_add_ps(l[2], l[6])),
-                                     _mm512_add_ps(_mm512_add_ps(l[1], l[5]), _mm512_add_ps(l[3], l[7])));
+    const __m512 sum = lane_tree_512(l);
     _mm512_storeu_ps(out + 16 * c, _mm512_add_ps(sum, summs[c]));
   }
-}
-
-template <int NC>
-void q8_0_pass(bool last_pass, int64_t nb, const BlockQ8_0x8* w0, const BlockQ8_0x8* w1, const BlockQ8S* act, int64_t stride,
-               float* out) {
-  if (last_pass) return q8_0_pair<NC, true>(nb, w0, w1, act, stride, out);
-  q8_0_pair<NC, false>(nb, w0, w1, act, stride, out);
 }
 
 }  // namespace
@@ -386,28 +399,18 @@ void pair_tile_q4_1(int64_t nb, const void* group, size_t group_bytes, const Blo
                     int n_cols, float* out) {
   const auto* w0 = static_cast<const BlockQ4_1x8*>(group);
   const auto* w1 = reinterpret_cast<const BlockQ4_1x8*>(static_cast<const uint8_t*>(group) + group_bytes);
-  // A call with fewer than the most columns is the pair's last pass (see prefetch_streams).
-  const bool last_call = n_cols < kMaxPairTileCols;
-  const auto pass = [&](auto nc, bool last, int c) {
-    if (last) return q4_1_pair<decltype(nc)::value, true>(nb, w0, w1, act + c * act_stride, act_stride, out + 16 * c);
-    q4_1_pair<decltype(nc)::value, false>(nb, w0, w1, act + c * act_stride, act_stride, out + 16 * c);
-  };
-  int c = 0;
-  for (; c + 2 <= n_cols; c += 2) pass(std::integral_constant<int, 2>{}, last_call && c + 2 == n_cols, c);
-  if (c < n_cols) pass(std::integral_constant<int, 1>{}, last_call, c);
+  in_two_row_passes(n_cols, [&](auto nc, auto last, int c) {
+    q4_1_pair<decltype(nc)::value, decltype(last)::value>(nb, w0, w1, act + c * act_stride, act_stride, out + 16 * c);
+  });
 }
 
 void pair_tile_q8_0(int64_t nb, const void* group, size_t group_bytes, const BlockQ8S* act, int64_t act_stride,
                     int n_cols, float* out) {
   const auto* w0 = static_cast<const BlockQ8_0x8*>(group);
   const auto* w1 = reinterpret_cast<const BlockQ8_0x8*>(static_cast<const uint8_t*>(group) + group_bytes);
-  int c = 0;
-  // A call with fewer than the most columns is the pair's last pass (see prefetch_streams).
-  const bool last_call = n_cols < kMaxPairTileCols;
-  for (; c + 2 <= n_cols; c += 2) {
-    q8_0_pass<2>(last_call && c + 2 == n_cols, nb, w0, w1, act + c * act_stride, act_stride, out + 16 * c);
-  }
-  if (c < n_cols) q8_0_pass<1>(last_call, nb, w0, w1, act + c * act_stride, act_stride, out + 16 * c);
+  in_two_row_passes(n_cols, [&](auto nc, auto last, int c) {
+    q8_0_pair<decltype(nc)::value, decltype(last)::value>(nb, w0, w1, act + c * act_stride, act_stride, out + 16 * c);
+  });
 }
 
 void tile_q4_0(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_stride, int n_cols, float* out) {
