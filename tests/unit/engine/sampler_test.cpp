@@ -80,6 +80,17 @@ TEST(Sampler, PenaltiesDemoteSeenTokens) {
   EXPECT_EQ(u.sample(logits, {0, 0}), 1);  // 2.0 - 0.6 < 1.5
 }
 
+// Sampling parameters: temperature, top-k, top-p, min-p (and seed).
+SamplingParams params(float temperature, int32_t top_k, float top_p, float min_p, uint64_t seed = 0) {
+  SamplingParams p;
+  p.temperature = temperature;
+  p.top_k = top_k;
+  p.top_p = top_p;
+  p.min_p = min_p;
+  p.seed = seed;
+  return p;
+}
+
 // Draws n tokens; returns how often each id came up.
 std::map<int32_t, int> draw_counts(Sampler& s, const std::vector<float>& logits, int n) {
   std::map<int32_t, int> counts;
@@ -132,12 +143,7 @@ TEST(Sampler, NonFiniteLogitsAreNeverDrawn) {
   const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
   std::vector<float> logits = {nan, 0.5f, -inf, 0.0f, nan, 0.2f, -inf, 0.1f};
   for (int cuts = 0; cuts < 2; ++cuts) {  // the whole-vocabulary draw, then top-k, top-p and min-p
-    SamplingParams p;
-    p.temperature = 2.0f;
-    p.top_k = cuts ? 6 : 0;
-    p.top_p = cuts ? 0.99f : 1.0f;
-    p.min_p = cuts ? 0.01f : 0.0f;
-    p.seed = 7;
+    const SamplingParams p = params(2.0f, cuts ? 6 : 0, cuts ? 0.99f : 1.0f, cuts ? 0.01f : 0.0f, 7);
     Sampler s(p, static_cast<int64_t>(logits.size()));
     const auto counts = draw_counts(s, logits, 2000);
     EXPECT_EQ(ids_of(counts), (std::vector<int32_t>{1, 3, 5, 7})) << "cuts " << cuts;
@@ -148,12 +154,7 @@ TEST(Sampler, WholeVocabularyDrawsFollowTheSoftmax) {
   const int64_t n = 20;
   std::vector<float> logits(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) logits[static_cast<size_t>(i)] = 0.15f * static_cast<float>((i * 7) % n);
-  SamplingParams p;
-  p.temperature = 0.7f;
-  p.top_k = 0;
-  p.top_p = 1.0f;
-  p.min_p = 0.0f;
-  p.seed = 11;
+  const SamplingParams p = params(0.7f, 0, 1.0f, 0.0f, 11);
   Sampler s(p, n);
   const int draws = 40000;
   const auto counts = draw_counts(s, logits, draws);
@@ -188,12 +189,7 @@ TEST(Sampler, TopPKeepsExactlyTheFullSortsPrefix) {
       if (cum >= static_cast<double>(top_p)) break;
     }
     if (close_call || keep > 60) continue;
-    SamplingParams p;
-    p.temperature = 1000.0f;
-    p.top_k = 0;
-    p.top_p = top_p;
-    p.min_p = 0.0f;
-    p.seed = seed;
+    const SamplingParams p = params(1000.0f, 0, top_p, 0.0f, seed);
     Sampler s(p, static_cast<int64_t>(logits.size()));
     std::vector<int32_t> want(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(keep));
     std::sort(want.begin(), want.end());
@@ -208,11 +204,7 @@ TEST(Sampler, MinPAndTopKKeepExactlyTheirSets) {
   const std::vector<int32_t> order = by_logit(logits);
   const float best = logits[static_cast<size_t>(order[0])];
   {  // min_p: probability at least min_p times the best one's
-    SamplingParams p;
-    p.temperature = 1000.0f;
-    p.top_k = 0;
-    p.top_p = 1.0f;
-    p.min_p = 0.1f;
+    const SamplingParams p = params(1000.0f, 0, 1.0f, 0.1f);
     Sampler s(p, static_cast<int64_t>(logits.size()));
     std::vector<int32_t> want;
     for (size_t i = 0; i < logits.size(); ++i) {
@@ -222,11 +214,7 @@ TEST(Sampler, MinPAndTopKKeepExactlyTheirSets) {
     EXPECT_EQ(ids_of(draw_counts(s, logits, 4000)), want);
   }
   for (int32_t k : {3, 40}) {  // a heap of k (k <= n / 16), then a selection
-    SamplingParams p;
-    p.temperature = 1000.0f;
-    p.top_k = k;
-    p.top_p = 1.0f;
-    p.min_p = 0.0f;
+    const SamplingParams p = params(1000.0f, k, 1.0f, 0.0f);
     Sampler s(p, static_cast<int64_t>(logits.size()));
     std::vector<int32_t> want(order.begin(), order.begin() + k);
     std::sort(want.begin(), want.end());
