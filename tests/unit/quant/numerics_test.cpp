@@ -69,7 +69,7 @@ void expect_twin_equals_reference(const NumericKernels& fast) {
   // (differing) lengths, chunked and fallback shapes; 40 keys fit one position chunk of the fast
   // twins (a short decode step, whose rows take turns on one row's accumulators), 150 do not.
   for (int64_t dim : {8, 24, 64, 128, 136}) {
-   for (int64_t max_keys : {40, 150}) {
+   for (int64_t max_keys : {40, 100, 150}) {
     for (int64_t rows : {1, 3, 8, 9}) {
       const int64_t stride = dim + 5, w_stride = max_keys + 2, out_stride = dim + 1;
       const auto v = f16_bits(max_keys * stride, 1.0f, rng);
