@@ -29,6 +29,14 @@ const NumericKernels& avx512_kernels() {
 
 }  // namespace
 
+void prefetch_rows(const PagedBytes& rows, int64_t first, int64_t end, int64_t bytes) {
+  constexpr int64_t kLine = 64;
+  for (int64_t p = first; p < end; ++p) {
+    const uint8_t* row = rows.row(p);
+    for (int64_t off = 0; off < bytes; off += kLine) __builtin_prefetch(row + off);
+  }
+}
+
 const NumericKernels& reference_numeric_kernels() {
   static const NumericKernels k{ref::attn_dot, ref::attn_scores, ref::attn_scores_rows, ref::attn_softmax, ref::attn_weighted_sum, ref::attn_weighted_sums, ref::weighted_sum_q8_0, ref::online_attention, ref::from_f16, ref::swiglu, ref::round_f16, ref::to_f16, ref::rope};
   return k;

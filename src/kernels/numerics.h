@@ -105,6 +105,13 @@ struct NumericKernels {
   void (*rope)(float* head, const float* cos_sin, int64_t n_rot, bool neox);
 };
 
+// Asks the caches for the first `bytes` of rows [first, end) of a paged view, all at once,
+// ahead of their use (a hint: no effect on results). A decode step's keys and values are cold
+// when its attention job starts, as a layer's ~25 MB of weights stream past between one step's
+// attention and the next; asked for together, their misses overlap instead of coming one row
+// at a time.
+void prefetch_rows(const PagedBytes& rows, int64_t first, int64_t end, int64_t bytes);
+
 // The fastest twin this CPU supports (TINYSERVE_ISA=scalar forces the reference).
 const NumericKernels& numeric_kernels();
 // Scalar reference: same results bit for bit, via std::fma.

@@ -370,9 +370,22 @@ void Decoder::attention(std::span<const SeqChunk> chunks, const KvStore& kv, int
     const int64_t rows = job.rows(qb);
     const SumOrder qk_order = sum_order_for(qb.prompt ? 2 : 1, c.head_dim);
     const SumOrder pv_order = qb.prompt ? SumOrder::kBatch : SumOrder::kSingle;
-    const int64_t col_bytes = (job.head0 / group) * c.head_dim * static_cast<int64_t>(sizeof(uint16_t));
-    const PagedRows keys = as_f16(kv.k_rows(il, ch.block_table, col_bytes));
-    const PagedRows values = as_f16(kv.v_rows(il, ch.block_table, col_bytes));
+    const int64_t head_bytes = c.head_dim * static_cast<int64_t>(sizeof(uint16_t));
+    const int64_t col_bytes = (job.head0 / group) * head_bytes;
+    const PagedBytes key_bytes = kv.k_rows(il, ch.block_table, col_bytes);
+    const PagedBytes value_bytes = kv.v_rows(il, ch.block_table, col_bytes);
+    // One decoded token's heads (a job over whole KV groups): ask for all its keys and values
+    // first. Zen 5, TinyLlama-shaped Q4_0 tg128, with and without alternating token by token:
+    // 0.6% less time per token (median ratio of 20 blocks of 128 tokens each way: 0.994; with
+    // the two sides swapped, 1.005).
+    if (job.n_heads > 1) {
+      const int64_t end = pos_[static_cast<size_t>(qb.t0)] + 1;
+      const int64_t begin = window > 0 ? std::max<int64_t>(0, end - window) : 0;
+      prefetch_rows(key_bytes, begin, end, head_bytes);
+      prefetch_rows(value_bytes, begin, end, head_bytes);
+    }
+    const PagedRows keys = as_f16(key_bytes);
+    const PagedRows values = as_f16(value_bytes);
     float q[kQueryBlock][kMaxHeadDim];  // [rows, head_dim]
     int64_t n_keys[kQueryBlock] = {};
     int64_t first_key[kQueryBlock] = {};
