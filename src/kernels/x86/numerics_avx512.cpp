@@ -194,11 +194,13 @@ void weighted_sums_slots(const float* w, int64_t w_stride, const int64_t* n_keys
   const int64_t chunk = chunk_positions(dim);
   const int64_t all_keys = n_rows > 0 ? *std::max_element(n_keys, n_keys + n_rows) : 0;
   if (all_keys <= chunk) {
-    // Every position in one chunk (a decode step's attention up to 128 positions at dim 64): the
-    // rows take turns on one row's accumulators (8 KiB at dim 64) instead of all rows' (64 KiB
-    // for eight heads), which stay in L1 from row to row. The streamed weights evict the stack
-    // between layers, and zeroing 64 KiB of cold lines was most of a short decode step's sums.
-    // Each row's chains see the same FMAs in the same order either way.
+    // Every position in one chunk (a decode step's attention up to 128 positions at dim 64, or
+    // a short prompt block): rows go one at a time instead of all rows' accumulators at once
+    // (64 KiB for eight heads of 64 in the single-row order). The streamed weights evict the
+    // stack between layers, and zeroing 64 KiB of cold lines was most of a short decode step's
+    // sums. The single-row order keeps a row's slots in registers (weighted_sum_row_single); the
+    // batch order's rows take turns on one row's accumulators. Each row's chains see the same
+    // FMAs in the same order either way.
     widen_rows(v, 0, all_keys, dim, vf);
     if constexpr (kSlots == 32) {
       for (int64_t i = 0; i < n_rows; ++i) {
