@@ -33,6 +33,9 @@ KvStore::KvStore(int64_t n_layer, int64_t kv_dim, int64_t block_size, int64_t nu
   }
   if (num_blocks > INT32_MAX) fail("KV store: {} blocks exceed the {} a block table can name", num_blocks, INT32_MAX);
   row_bytes_ = kv_row_bytes(type, kv_dim, head_dim);
+  if (head_dim > 0 && kv_dim % head_dim != 0) fail("KV store: kv_dim {} is not a whole number of heads of {}", kv_dim, head_dim);
+  n_heads_ = head_dim > 0 ? kv_dim / head_dim : 1;
+  head_bytes_ = row_bytes_ / n_heads_;  // exact: every type's row is n_heads equal slices (Q8_0: whole blocks per head)
   uint64_t bytes = 1;
   for (int64_t f : {n_layer, num_blocks, block_size, row_bytes_}) {
     const auto next = checked_mul(bytes, static_cast<uint64_t>(f));

@@ -3,6 +3,7 @@
 
 #include <numeric>
 #include <random>
+#include <set>
 #include <vector>
 
 #include "kv/block_pool.h"
@@ -97,19 +98,64 @@ TEST(BlockPool, RandomOperationsKeepInvariants) {
 }
 
 TEST(KvStore, BlocksDoNotOverlapAndPagedRowsFindThem) {
-  KvStore kv(2, 8, 4, 3);
+  KvStore kv(2, 8, 4, 3);  // head size not given: one head of 8 values
+  EXPECT_EQ(kv.n_heads(), 1);
+  EXPECT_EQ(kv.head_bytes(), 16);
   for (int64_t l = 0; l < 2; ++l) {
     for (int32_t b = 0; b < 3; ++b) {
-      for (int64_t r = 0; r < 4; ++r) reinterpret_cast<uint16_t*>(kv.k_row(l, b, r))[1] = static_cast<uint16_t>(100 * l + 10 * b + r);
+      for (int64_t r = 0; r < 4; ++r) reinterpret_cast<uint16_t*>(kv.k_head(l, b, r, 0))[1] = static_cast<uint16_t>(100 * l + 10 * b + r);
     }
   }
   const int32_t table[3] = {2, 0, 1};
-  const PagedRows rows = as_f16(kv.k_rows(1, table, 2));
-  for (int64_t p = 0; p < 12; ++p) EXPECT_EQ(rows.row(p)[0], static_cast<uint16_t>(100 + 10 * table[p / 4] + p % 4)) << p;
+  const PagedRows rows = as_f16(kv.k_rows(1, table, 0));
+  for (int64_t p = 0; p < 12; ++p) EXPECT_EQ(rows.row(p)[1], static_cast<uint16_t>(100 + 10 * table[p / 4] + p % 4)) << p;
   EXPECT_EQ(kv.bytes(), 2u * 2 * 3 * 4 * 8 * sizeof(uint16_t));  // K and V, f16
   EXPECT_EQ(KvStore::bytes_per_block(2, 8, 4), 2 * 2 * 4 * 8 * 2);
   EXPECT_THROW(KvStore(2, 8, 0, 3), std::exception);
   EXPECT_THROW(KvStore(1 << 20, 1 << 20, 1 << 20, 1 << 20), std::exception);
+}
+
+// Inside a block each head's positions are one contiguous run (attention reads one head over
+// many positions), every (layer, block, position, head) slot is distinct, and the paged view of
+// a head finds its values through any block table.
+TEST(KvStore, HeadsAreContiguousRunsInsideEachBlock) {
+  const int64_t n_layer = 2, heads = 3, head_dim = 4, block = 5, blocks = 4;
+  KvStore kv(n_layer, heads * head_dim, block, blocks, KvType::kF16, head_dim);
+  ASSERT_EQ(kv.n_heads(), heads);
+  ASSERT_EQ(kv.head_bytes(), head_dim * 2);
+  std::set<const uint8_t*> slots;
+  for (int64_t l = 0; l < n_layer; ++l) {
+    for (int32_t b = 0; b < blocks; ++b) {
+      for (int64_t r = 0; r < block; ++r) {
+        for (int64_t h = 0; h < heads; ++h) {
+          uint8_t* k = kv.k_head(l, b, r, h);
+          EXPECT_TRUE(slots.insert(k).second) << l << " " << b << " " << r << " " << h;
+          EXPECT_GE(k, kv.k_head(0, 0, 0, 0));
+          EXPECT_LE(k + kv.head_bytes(), kv.k_head(0, 0, 0, 0) + kv.bytes() / 2);
+          if (r > 0) {
+            EXPECT_EQ(k, kv.k_head(l, b, r - 1, h) + kv.head_bytes());  // contiguous run per head
+          }
+          for (int64_t d = 0; d < head_dim; ++d) {
+            reinterpret_cast<uint16_t*>(k)[d] = static_cast<uint16_t>(1000 * l + 100 * b + 10 * h + r + d);
+            reinterpret_cast<uint16_t*>(kv.v_head(l, b, r, h))[d] = static_cast<uint16_t>(50000 - (1000 * l + 100 * b + 10 * h + r + d));
+          }
+        }
+      }
+    }
+  }
+  const int32_t table[4] = {3, 1, 0, 2};
+  for (int64_t h = 0; h < heads; ++h) {
+    const PagedRows keys = as_f16(kv.k_rows(1, table, h));
+    const PagedRows values = as_f16(kv.v_rows(1, table, h));
+    for (int64_t p = 0; p < blocks * block; ++p) {
+      const int64_t b = table[p / block], r = p % block;
+      for (int64_t d = 0; d < head_dim; ++d) {
+        ASSERT_EQ(keys.row(p)[d], static_cast<uint16_t>(1000 + 100 * b + 10 * h + r + d)) << h << " " << p;
+        ASSERT_EQ(values.row(p)[d], static_cast<uint16_t>(50000 - (1000 + 100 * b + 10 * h + r + d))) << h << " " << p;
+      }
+    }
+  }
+  EXPECT_THROW(KvStore(2, 10, 4, 3, KvType::kF16, 4), std::exception);  // 10 values are not whole heads of 4
 }
 
 TEST(KvStore, Q8_0RowsTakeBlocksOf34BytesPer32Values) {
@@ -120,9 +166,12 @@ TEST(KvStore, Q8_0RowsTakeBlocksOf34BytesPer32Values) {
   KvStore kv(2, 64, 4, 3, KvType::kQ8_0, 32);
   EXPECT_EQ(kv.row_bytes(), 68);
   EXPECT_EQ(kv.bytes(), 2u * 2 * 3 * 4 * 68);
+  EXPECT_EQ(kv.n_heads(), 2);
+  EXPECT_EQ(kv.head_bytes(), 34);  // one Q8_0 block per head of 32
   const int32_t table[3] = {1, 2, 0};
-  const PagedBytes rows = kv.v_rows(1, table, 34);
-  EXPECT_EQ(rows.row(5), kv.v_row(1, 2, 1) + 34);
+  const PagedBytes rows = kv.v_rows(1, table, 1);
+  EXPECT_EQ(rows.row(5), kv.v_head(1, 2, 1, 1));
+  EXPECT_EQ(rows.row(6), rows.row(5) + 34);  // a head's positions follow each other inside a block
   // Heads that are not whole blocks, or a row that is not, are refused with the reason.
   EXPECT_THROW(KvStore(2, 48, 4, 3, KvType::kQ8_0, 48), std::exception);
   EXPECT_THROW(KvStore(2, 64, 4, 3, KvType::kQ8_0, 16), std::exception);
