@@ -381,7 +381,6 @@ void Decoder::attention(std::span<const SeqChunk> chunks, const KvStore& kv, int
     const int64_t rows = job.rows(qb);
     const SumOrder qk_order = sum_order_for(qb.prompt ? 2 : 1, c.head_dim);
     const SumOrder pv_order = qb.prompt ? SumOrder::kBatch : SumOrder::kSingle;
-    const int64_t head_bytes = c.head_dim * static_cast<int64_t>(sizeof(uint16_t));
     const PagedBytes key_bytes = kv.k_rows(il, ch.block_table, job.head0 / group);
     const PagedBytes value_bytes = kv.v_rows(il, ch.block_table, job.head0 / group);
     // One decoded token's heads (a job over whole KV groups): ask for all its keys and values
@@ -391,8 +390,8 @@ void Decoder::attention(std::span<const SeqChunk> chunks, const KvStore& kv, int
     if (job.n_heads > 1) {
       const int64_t end = pos_[static_cast<size_t>(qb.t0)] + 1;
       const int64_t begin = window > 0 ? std::max<int64_t>(0, end - window) : 0;
-      prefetch_rows(key_bytes, begin, end, head_bytes);
-      prefetch_rows(value_bytes, begin, end, head_bytes);
+      prefetch_rows(key_bytes, begin, end, kv.head_bytes());
+      prefetch_rows(value_bytes, begin, end, kv.head_bytes());
     }
     const PagedRows keys = as_f16(key_bytes);
     const PagedRows values = as_f16(value_bytes);
