@@ -41,6 +41,23 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
 
 MappedFile::~MappedFile() { release(); }
 
+void prefault_read(const void* addr, size_t bytes) {
+  if (addr == nullptr || bytes == 0) return;
+  const long page_size = ::sysconf(_SC_PAGESIZE);
+  const auto page = static_cast<uintptr_t>(page_size > 0 ? page_size : 4096);
+  const auto first = reinterpret_cast<uintptr_t>(addr) / page * page;
+  const uintptr_t end = reinterpret_cast<uintptr_t>(addr) + bytes;
+#ifdef MADV_POPULATE_READ
+  if (::madvise(reinterpret_cast<void*>(first), end - first, MADV_POPULATE_READ) == 0) return;
+#endif
+  // One read per page maps it. The first page may start before addr: its first byte is not
+  // ours to read, so the walk starts at addr itself.
+  volatile const uint8_t* p = static_cast<const uint8_t*>(addr);
+  for (uintptr_t a = reinterpret_cast<uintptr_t>(addr); a < end; a = (a / page + 1) * page) {
+    (void)p[a - reinterpret_cast<uintptr_t>(addr)];
+  }
+}
+
 MappedFile::MappedFile(MappedFile&& other) noexcept
     : path_(std::move(other.path_)), data_(std::exchange(other.data_, nullptr)),
       size_(std::exchange(other.size_, 0)) {}
