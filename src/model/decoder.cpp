@@ -7,6 +7,7 @@
 #include "base/checked_math.h"
 #include "base/error.h"
 #include "base/mmap_file.h"
+#include "formats/gguf/gguf_reader.h"
 #include "kernels/dtype_table.h"
 #include "kernels/numerics.h"
 #include "kernels/ops.h"
@@ -32,7 +33,7 @@ void Decoder::load_embeddings(const gguf::GgufFile& f) {
   const ModelConfig& c = cfg_;
   token_embd_ = load_matrix(f, "token_embd.weight", c.n_vocab, c.n_embd);
   // Rows are read one token at a time from the file's mapping, never all of it in order.
-  prefault_read(token_embd_.data, row_bytes(token_embd_.type, static_cast<uint64_t>(c.n_embd)) * static_cast<size_t>(c.n_vocab));
+  prefault_read(token_embd_.data, f.tensor("token_embd.weight").n_bytes);
   output_norm_ = load_vector(f, "output_norm.weight", c.n_embd);
   if (has_tensor(f, "output_norm.bias")) output_norm_b_ = load_vector(f, "output_norm.bias", c.n_embd);
   output_ = has_tensor(f, "output.weight") ? load_matrix(f, "output.weight", c.n_vocab, c.n_embd) : token_embd_;
