@@ -76,6 +76,28 @@ int ThreadPool::default_num_threads() {
   return std::max(1, count_physical_cores(package_core));
 }
 
+ArrivalBarrier::ArrivalBarrier(int num_threads) : slots_(static_cast<size_t>(std::max(1, num_threads))) {}
+
+// A barrier's wait lasts as long as one thread's lead over another inside a step (microseconds);
+// past ~50 µs the thread waited for is most likely not running, and this one gives way.
+constexpr int kBarrierSpins = 20000;
+
+void ArrivalBarrier::arrive_and_wait(int thread) {
+  std::atomic<uint64_t>& own = slots_[static_cast<size_t>(thread)].arrivals;
+  const uint64_t mine = own.load(std::memory_order_relaxed) + 1;
+  own.store(mine, std::memory_order_release);
+  for (size_t o = 0; o < slots_.size(); ++o) {
+    int spins = 0;
+    while (slots_[o].arrivals.load(std::memory_order_acquire) < mine) {
+      if (++spins < kBarrierSpins) {
+        cpu_relax();
+      } else {
+        std::this_thread::yield();
+      }
+    }
+  }
+}
+
 void ThreadPool::parallel_for(size_t n, RangeFn fn) { run(n, 0, Mode::kStatic, fn); }
 
 void ThreadPool::parallel_for_dynamic(size_t n, size_t chunk, RangeFn fn) { run(n, chunk == 0 ? 1 : chunk, Mode::kDynamic, fn); }

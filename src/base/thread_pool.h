@@ -29,6 +29,24 @@ class RangeFn {
   void (*call_)(const void*, size_t, size_t, int);
 };
 
+// Makes the threads of one parallel_for over num_threads indices (one index each) wait for
+// each other inside it: arrive_and_wait(thread) returns once every thread has called it as many
+// times as this one. Each thread counts its arrivals on a cache line of its own and reads the
+// others', so a wait costs one line transfer each way instead of a shared counter's round
+// trips. Every thread must call it equally often; counts carry over from one use to the next.
+class ArrivalBarrier {
+ public:
+  explicit ArrivalBarrier(int num_threads);
+  int num_threads() const { return static_cast<int>(slots_.size()); }
+  void arrive_and_wait(int thread);
+
+ private:
+  struct alignas(64) Slot {
+    std::atomic<uint64_t> arrivals{0};
+  };
+  std::vector<Slot> slots_;
+};
+
 class ThreadPool {
  public:
   // num_threads counts the calling thread: 1 means no workers are started.

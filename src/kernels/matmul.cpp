@@ -29,6 +29,15 @@ constexpr int64_t kMinPairTileRows = 3;
 // which stay in L2 while a thread's weight rows stream past.
 constexpr int64_t kRowBlock = 64;
 
+// Where the packed layout keeps group g's blocks of run `part` (WeightMatrix::k_parts): runs
+// one after another, each a packed matrix of cols / k_parts columns.
+const uint8_t* part_group(const WeightMatrix& w, int64_t g, int part) {
+  const size_t kblock_bytes = row_bytes(w.type, kQK) * kPackRows;
+  const auto nbp = static_cast<size_t>(w.cols / kQK / w.k_parts);
+  const auto groups = static_cast<size_t>((w.rows + kPackRows - 1) / kPackRows);
+  return w.data + (static_cast<size_t>(part) * groups + static_cast<size_t>(g)) * nbp * kblock_bytes;
+}
+
 size_t act_row_bytes(const WeightMatrix& w) {
   if (w.packed) return static_cast<size_t>(w.cols / kQK) * sizeof(BlockQ8S);
   return row_bytes(kernels_for(w.type).act_type, static_cast<uint64_t>(w.cols));
@@ -49,7 +58,7 @@ void matmul_packed_quantized(const MatmulTarget* targets, size_t count, const Bl
   int64_t first_group[kMaxFused + 1] = {0};  // global group index where each target starts
   for (size_t t = 0; t < count; ++t) first_group[t + 1] = first_group[t] + (targets[t].w->rows + kPackRows - 1) / kPackRows;
   const int64_t total_groups = first_group[count];
-  const size_t group_bytes = static_cast<size_t>(nb) * row_bytes(w0.type, kQK) * kPackRows;
+  const size_t kblock_bytes = row_bytes(w0.type, kQK) * kPackRows;  // one 32-column block of a group
   // Each thread streams its own contiguous share of the groups, and one that finishes early
   // takes over the back of another's: each chunk is a contiguous slice of one weight stream,
   // reused (from L1) for every activation row of the current column block, and a thread slowed
@@ -58,7 +67,8 @@ void matmul_packed_quantized(const MatmulTarget* targets, size_t count, const Bl
   // between the threads) Q4_0 decode +3-5%, prefill unchanged. (Even chunks, so that pair tiles
   // rarely meet a chunk's end alone.)
   pool.parallel_for_stealing(static_cast<size_t>(total_groups), pair_tile != nullptr ? 2 : 1, [&](size_t g_begin, size_t g_end, int) {
-    float out[kMaxPairTileCols * 2 * kPackRows];  // [tile cols, 8 or 16 rows]
+    float out[kMaxPairTileCols * 2 * kPackRows];   // [tile cols, 8 or 16 rows]
+    float part[kMaxPairTileCols * 2 * kPackRows];  // [tile cols, 8 or 16 rows] a later run of the sum
     for (int64_t c0 = 0; c0 < m; c0 += kColBlock) {
       const int64_t c1 = std::min(m, c0 + kColBlock);
       size_t t = 0;
@@ -67,7 +77,6 @@ void matmul_packed_quantized(const MatmulTarget* targets, size_t count, const Bl
         const WeightMatrix& w = *targets[t].w;
         const int64_t g = gg - first_group[t];
         const int64_t n = w.rows;
-        const uint8_t* group = w.data + static_cast<size_t>(g) * group_bytes;
         const int64_t r0 = g * kPackRows;
         // Two groups of the same matrix in one pass where the CPU has a pair tile.
         const bool pair = pair_tile != nullptr && gg + 1 < static_cast<int64_t>(g_end) && gg + 1 < first_group[t + 1];
@@ -75,15 +84,25 @@ void matmul_packed_quantized(const MatmulTarget* targets, size_t count, const Bl
         const int rows = static_cast<int>(std::min<int64_t>(span, n - r0));
         float* y = targets[t].y;
         const int64_t max_cols = pair ? kMaxPairTileCols : kMaxTileCols;
+        const int parts = w.k_parts;
+        const int64_t nbp = nb / parts;  // blocks per run of the sum
         for (int64_t c = c0; c < c1; c += max_cols) {
           const int cols = static_cast<int>(std::min<int64_t>(max_cols, c1 - c));
           // One activation row and whole groups (decode): the tile's outputs are y's, in order.
-          const bool direct = cols == 1 && rows == span;
+          const bool direct = cols == 1 && rows == span && parts == 1;
           float* dst = direct ? y + c * n + r0 : out;
-          if (pair) {
-            pair_tile(nb, group, group_bytes, act + c * nb, nb, cols, dst);
-          } else {
-            tile(nb, group, act + c * nb, nb, cols, dst);
+          for (int p = 0; p < parts; ++p) {
+            float* part_dst = p == 0 ? dst : part;
+            const uint8_t* group = part_group(w, g, p);
+            const BlockQ8S* part_act = act + c * nb + p * nbp;
+            if (pair) {
+              pair_tile(nbp, group, static_cast<size_t>(nbp) * kblock_bytes, part_act, nb, cols, part_dst);
+            } else {
+              tile(nbp, group, part_act, nb, cols, part_dst);
+            }
+            if (p > 0) {
+              for (int i = 0; i < cols * static_cast<int>(span); ++i) dst[i] += part[i];
+            }
           }
           for (int j = 0; j < (direct ? 0 : cols); ++j) {
             std::memcpy(y + (c + j) * n + r0, out + j * span, sizeof(float) * static_cast<size_t>(rows));
@@ -112,7 +131,7 @@ bool fusable(std::initializer_list<MatmulTarget> targets) {
   const WeightMatrix& w0 = *targets.begin()->w;
   bool ok = w0.packed;
   for (const MatmulTarget& t : targets) {
-    ok = ok && t.w->packed && t.w->type == w0.type && t.w->cols == w0.cols && t.w->order == w0.order;
+    ok = ok && t.w->packed && t.w->type == w0.type && t.w->cols == w0.cols && t.w->order == w0.order && t.w->k_parts == w0.k_parts;
   }
   return ok;
 }
@@ -145,7 +164,36 @@ uint8_t* PackedWeights::allocate(size_t bytes, const char* what) {
   auto* p = static_cast<uint8_t*>(alloc_streamed(bytes));
   if (p == nullptr) fail("out of memory packing {} ({} bytes)", what, bytes);
   buffers_.emplace_back(p);
+  buffer_bytes_.push_back(bytes);
   return p;
+}
+
+void PackedWeights::set_k_parts(WeightMatrix& w, int parts) {
+  if (parts == w.k_parts) return;
+  const double t0 = now_ms();
+  const int64_t nb = w.cols / kQK;
+  if (!w.packed || parts < 1 || nb % parts != 0) fail("set_k_parts: {} runs of {} column blocks", parts, nb);
+  const size_t bytes = packed_bytes(w.type, w.rows, w.cols);
+  uint8_t* data = nullptr;
+  for (size_t i = 0; i < buffers_.size(); ++i) {
+    const uint8_t* b = buffers_[i].get();
+    if (w.data >= b && w.data + bytes <= b + buffer_bytes_[i]) data = buffers_[i].get() + (w.data - b);
+  }
+  if (data == nullptr) fail("set_k_parts: the matrix was not packed here");
+  // Block by block from the current layout into a copy in the new one, then back in place.
+  const size_t kblock_bytes = row_bytes(w.type, kQK) * kPackRows;
+  const int64_t groups = (w.rows + kPackRows - 1) / kPackRows;
+  auto offset = [&](int64_t g, int64_t b, int p) {
+    const int64_t nbp = nb / p;
+    return static_cast<size_t>(((b / nbp) * groups + g) * nbp + b % nbp) * kblock_bytes;
+  };
+  std::vector<uint8_t> moved(bytes);
+  for (int64_t g = 0; g < groups; ++g) {
+    for (int64_t b = 0; b < nb; ++b) std::memcpy(moved.data() + offset(g, b, parts), data + offset(g, b, w.k_parts), kblock_bytes);
+  }
+  std::memcpy(data, moved.data(), bytes);
+  w.k_parts = parts;
+  pack_ms_ += now_ms() - t0;
 }
 
 WeightMatrix PackedWeights::pack_into(const WeightMatrix& w, uint8_t* dst, ThreadPool& pool) {
@@ -196,6 +244,7 @@ void matmul(const WeightMatrix& w, const float* x, int64_t m, float* y, ThreadPo
   if (matmul_scratch_bytes(w, m) > scratch_bytes) {
     fail("matmul scratch too small: need {} bytes, have {}", matmul_scratch_bytes(w, m), scratch_bytes);
   }
+  if (!w.packed && w.k_parts != 1) fail("matmul: a row-major matrix summed in {} parts (packed matrices only)", w.k_parts);
   if (w.packed) {
     const MatmulTarget target{&w, y};
     return matmul_packed(&target, 1, x, m, pool, scratch);
@@ -263,6 +312,24 @@ void matmul_fused_quantized(std::initializer_list<MatmulTarget> targets, const B
   matmul_packed_quantized(targets.begin(), targets.size(), act, m, pool);
 }
 
+void matmul_packed_rows(const WeightMatrix& w, const BlockQ8S* act, int64_t g_begin, int64_t g_end, int part, float* y) {
+  if (!w.packed || part < 0 || part >= w.k_parts) fail("matmul_packed_rows: run {} of a matrix summed in {}", part, w.k_parts);
+  const PackedTileFn tile = packed_tile_for(w.type, w.order);
+  const int64_t nb = w.cols / kQK;
+  const int64_t nbp = nb / w.k_parts;
+  for (int64_t g = g_begin; g < g_end; ++g) {
+    const int64_t r0 = g * kPackRows;
+    const int64_t rows = std::min<int64_t>(kPackRows, w.rows - r0);
+    if (rows == kPackRows) {
+      tile(nbp, part_group(w, g, part), act + part * nbp, nb, 1, y + r0);
+    } else {
+      float out[kPackRows];
+      tile(nbp, part_group(w, g, part), act + part * nbp, nb, 1, out);
+      std::memcpy(y + r0, out, sizeof(float) * static_cast<size_t>(rows));
+    }
+  }
+}
+
 void dequantize_matrix_row(const WeightMatrix& w, int64_t row, float* out) {
   if (row < 0 || row >= w.rows) fail("row {} outside a matrix of {} rows", row, w.rows);
   if (!w.packed) {
@@ -274,12 +341,12 @@ void dequantize_matrix_row(const WeightMatrix& w, int64_t row, float* out) {
   uint8_t plain[64];
   const size_t block = row_bytes(w.type, kQK);
   const int64_t nb = w.cols / kQK;
+  const int64_t nbp = nb / w.k_parts;
   const int64_t g = row / kPackRows;
-  const size_t group_bytes = static_cast<size_t>(nb) * block * kPackRows;
   for (int64_t b = 0; b < nb; ++b) {
-    // unpack_row over a one-block-wide view: the group's block b starts at b * 8 * block.
-    unpack_row(w.type, w.data + static_cast<size_t>(g) * group_bytes + static_cast<size_t>(b) * block * kPackRows, kQK,
-               row % kPackRows, plain);
+    // unpack_row over a one-block-wide view: a run's block j starts at j * 8 * block.
+    const uint8_t* run = part_group(w, g, static_cast<int>(b / nbp));
+    unpack_row(w.type, run + static_cast<size_t>(b % nbp) * block * kPackRows, kQK, row % kPackRows, plain);
     dequantize_row(w.type, plain, out + b * kQK, kQK);
   }
 }

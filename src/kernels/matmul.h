@@ -20,6 +20,13 @@ struct WeightMatrix {
   const uint8_t* data = nullptr;  // [rows, row_bytes(type, cols)], or the packed layout
   bool packed = false;     // data is in the interleaved 8-row layout
   BlockOrder order = BlockOrder::kLlamaCpp;  // the packed products' block order (row-major: llama.cpp's)
+  // Packed only: the columns are stored as this many equal runs of whole 32-column blocks, one
+  // after another (each laid out as a packed matrix of cols / k_parts columns), and every
+  // product sums a row's runs separately and adds them in order ((run 0 + run 1) + run 2 ...),
+  // whatever the batch. With one run per thread, a decode step can give each thread its own
+  // columns as one stream (Decoder::forward_split_decode) and still produce a batched
+  // product's bits. PackedWeights::set_k_parts changes it.
+  int k_parts = 1;
 };
 
 // Owns repacked copies of weight matrices (64-byte aligned), made once at load time.
@@ -32,6 +39,9 @@ class PackedWeights {
   // given, so that matrices a fused product reads one after another (Q, K, V) form a single
   // stream, and small ones sit on the same huge pages as the rest.
   void pack_all(const std::vector<WeightMatrix*>& ws, ThreadPool& pool);
+  // Rearranges w (packed here) into `parts` runs of columns (WeightMatrix::k_parts), or back
+  // into one; cols / 32 must divide by parts.
+  void set_k_parts(WeightMatrix& w, int parts);
   size_t bytes() const { return bytes_; }
   double pack_ms() const { return pack_ms_; }
 
@@ -42,6 +52,7 @@ class PackedWeights {
     void operator()(uint8_t* p) const;
   };
   std::vector<std::unique_ptr<uint8_t, Free>> buffers_;
+  std::vector<size_t> buffer_bytes_;  // [buffers_]
   size_t bytes_ = 0;
   double pack_ms_ = 0.0;
 };
@@ -77,6 +88,12 @@ bool takes_quantized(std::initializer_list<MatmulTarget> targets);
 // matmul_fused from activations already quantized (act: [M, K / 32] BlockQ8S); only where
 // takes_quantized(targets). Same results as matmul_fused on the unquantized rows.
 void matmul_fused_quantized(std::initializer_list<MatmulTarget> targets, const BlockQ8S* act, int64_t m, ThreadPool& pool);
+
+// One thread's part of a one-row product on a packed matrix: y[r] for the rows of groups
+// [g_begin, g_end) (8 rows each; y indexed by row), summed over run `part` of the columns only
+// (WeightMatrix::k_parts; act: the whole row's K / 32 blocks, of which only that run's are
+// read), as the parallel products sum that run.
+void matmul_packed_rows(const WeightMatrix& w, const BlockQ8S* act, int64_t g_begin, int64_t g_end, int part, float* y);
 
 // Row `row` of w as floats (embedding lookups), whatever its layout.
 void dequantize_matrix_row(const WeightMatrix& w, int64_t row, float* out);

@@ -100,3 +100,38 @@ TEST(ThreadPool, DefaultCountsPhysicalCores) {
 
 }  // namespace
 }  // namespace ts
+
+namespace ts {
+namespace {
+
+// Inside one parallel_for over num_threads indices, no thread leaves arrive_and_wait before
+// every other has reached it as often: after each wait, each thread sees every other's value
+// from the same round (a missing or early release would show a thread a round behind), over
+// many rounds and with a deliberately slow thread.
+TEST(ArrivalBarrier, NoThreadPassesBeforeAllArrive) {
+  for (int threads : {2, 3}) {
+    ThreadPool pool(threads);
+    ArrivalBarrier barrier(threads);
+    EXPECT_EQ(barrier.num_threads(), threads);
+    std::vector<std::atomic<int>> round(static_cast<size_t>(threads));
+    for (auto& r : round) r.store(-1);
+    std::atomic<int> mismatches{0};
+    constexpr int kRounds = 300;
+    for (int call = 0; call < 2; ++call) {  // counts carry over from one parallel_for to the next
+      pool.parallel_for(static_cast<size_t>(threads), [&](size_t me, size_t, int) {
+        for (int r = 0; r < kRounds; ++r) {
+          const int value = call * kRounds + r;
+          if (me == 1 && r % 50 == 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
+          round[me].store(value);
+          barrier.arrive_and_wait(static_cast<int>(me));
+          for (const auto& other : round) mismatches += other.load() == value ? 0 : 1;
+          barrier.arrive_and_wait(static_cast<int>(me));
+        }
+      });
+    }
+    EXPECT_EQ(mismatches.load(), 0) << threads << " threads";
+  }
+}
+
+}  // namespace
+}  // namespace ts

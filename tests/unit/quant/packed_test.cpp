@@ -448,5 +448,64 @@ TEST(Packed, DequantizesRowsFromThePackedLayout) {
   }
 }
 
+// Columns kept in runs (WeightMatrix::k_parts): each row's sum is the runs' partial sums added
+// in order, the same for every batch size and thread split as one thread's
+// matmul_packed_rows per run; the values stay within rounding of the one-run product, rows
+// dequantize unchanged, and going back to one run restores the one-run product's bits.
+TEST(Packed, ColumnRunsSumInOrderWhateverTheBatch) {
+  std::mt19937 rng(29);
+  ThreadPool pool(2);
+  for (DType type : {DType::Q4_0, DType::Q4_1, DType::Q8_0}) {
+    for (int parts : {2, 4}) {
+      SCOPED_TRACE(std::string(dtype_name(type)) + " runs " + std::to_string(parts));
+      const int64_t rows = 37, cols = 128, nb = cols / 32;  // a ragged last group
+      const auto wf = random_values(static_cast<size_t>(rows * cols), rng);
+      const auto plain = quantized_matrix(type, wf, rows, cols);
+      PackedWeights store;
+      WeightMatrix w = store.pack(WeightMatrix{type, rows, cols, plain.data(), false}, pool);
+      const int64_t m = 6;
+      const auto x = random_values(static_cast<size_t>(m * cols), rng);
+      std::vector<uint8_t> scratch(matmul_scratch_bytes(w, m));
+      std::vector<float> one_run(static_cast<size_t>(m * rows)), runs(one_run.size());  // [m, rows]
+      matmul(w, x.data(), m, one_run.data(), pool, scratch.data(), scratch.size());
+      store.set_k_parts(w, parts);
+      EXPECT_EQ(w.k_parts, parts);
+      matmul(w, x.data(), m, runs.data(), pool, scratch.data(), scratch.size());
+      std::vector<float> row(static_cast<size_t>(cols));
+      for (int64_t r = 0; r < rows; ++r) {
+        dequantize_matrix_row(w, r, row.data());
+        std::vector<float> back(static_cast<size_t>(cols));
+        dequantize_row(type, plain.data() + static_cast<size_t>(r) * row_bytes(type, cols), back.data(), cols);
+        EXPECT_EQ(row, back) << "row " << r;
+      }
+      bool any_differs = false;
+      for (int64_t i = 0; i < m; ++i) {
+        // One row at a time, run by run, as a split decode step's threads compute it.
+        std::vector<BlockQ8S> act(static_cast<size_t>(nb));
+        quantize_q8s(x.data() + i * cols, act.data(), cols);
+        std::vector<float> sum(static_cast<size_t>(rows)), part(sum.size());
+        for (int p = 0; p < parts; ++p) {
+          matmul_packed_rows(w, act.data(), 0, (rows + 7) / 8, p, p == 0 ? sum.data() : part.data());
+          if (p > 0) {
+            for (int64_t r = 0; r < rows; ++r) sum[static_cast<size_t>(r)] += part[static_cast<size_t>(r)];
+          }
+        }
+        for (int64_t r = 0; r < rows; ++r) {
+          const float got = runs[static_cast<size_t>(i * rows + r)], one = one_run[static_cast<size_t>(i * rows + r)];
+          EXPECT_EQ(got, sum[static_cast<size_t>(r)]) << "batch row " << i << " row " << r;
+          double mag = 0.0;
+          for (int64_t j = 0; j < cols; ++j) mag += std::fabs(static_cast<double>(wf[static_cast<size_t>(r * cols + j)]) * static_cast<double>(x[static_cast<size_t>(i * cols + j)]));
+          EXPECT_NEAR(got, one, static_cast<double>(kPackedVsRowMajor) * mag) << "batch row " << i << " row " << r;
+          any_differs = any_differs || got != one;
+        }
+      }
+      EXPECT_TRUE(any_differs) << "the runs are summed separately";
+      store.set_k_parts(w, 1);
+      matmul(w, x.data(), m, runs.data(), pool, scratch.data(), scratch.size());
+      EXPECT_EQ(runs, one_run);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace ts
