@@ -140,6 +140,7 @@ ProfileResult run_profile(Model& model, const std::string& model_name, int threa
   if (r.phases.count("decode")) r.phases["decode"].tokens = o.gen_tokens;
   r.shapes = prof.shapes();
   r.limits = limits;
+  r.split_decode_threads = model.split_decode_threads();
   if (o.keep_events) r.trace = prof.chrome_trace();
   return r;
 }
@@ -150,6 +151,12 @@ std::string profile_markdown(const ProfileResult& r) {
   if (r.limits) {
     s += fmt::format("Machine (measured): read {:.1f} GB/s, int8 {:.0f} GOP/s, f32 {:.0f} GFLOP/s ({}).\n\n",
                      r.limits->read_gb_s, r.limits->int8_gop_s, r.limits->f32_gflop_s, r.limits->isa);
+  }
+  if (r.split_decode_threads > 1) {
+    s += fmt::format(
+        "Decode steps are timed op by op here. Outside a profile each runs as one pass split among {} threads "
+        "(docs/performance.md), a few percent faster than these ops add up to; `bench speed` times that.\n\n",
+        r.split_decode_threads);
   }
   // Phase breakdown, per token for decode.
   s += "| phase | tokens | total | tok/s | embedding | layers | norm | output projection | sampling | other |\n"
@@ -212,6 +219,7 @@ nlohmann::json profile_json(const ProfileResult& r) {
   nlohmann::json j;
   j["model"] = r.model;
   j["threads"] = r.threads;
+  j["split_decode_threads"] = r.split_decode_threads;
   j["prompt_tokens"] = r.options.prompt_tokens;
   j["gen_tokens"] = r.options.gen_tokens;
   j["tokens"] = r.options.prompt_tokens + r.options.gen_tokens;

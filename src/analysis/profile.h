@@ -75,6 +75,9 @@ struct ProfileResult {
   std::vector<ShapeStat> shapes;
   std::optional<MachineLimits> limits;
   nlohmann::json trace;  // Chrome trace events when kept
+  // Threads a decode step is split among outside a profile (Model::split_decode_threads); the
+  // profile times every step op by op.
+  int split_decode_threads = 1;
 };
 
 // Prefill of prompt_tokens random tokens, then gen_tokens greedy steps, all recorded.

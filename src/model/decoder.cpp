@@ -42,6 +42,7 @@ void Decoder::load_embeddings(const gguf::GgufFile& f) {
 void Decoder::set_block_order(BlockOrder order) {
   block_order_ = order;
   for (WeightMatrix* w : matrices_) w->order = order;
+  apply_k_parts();
 }
 
 void Decoder::pack_and_allocate(std::vector<WeightMatrix*> layer_matrices, BlockOrder order) {
@@ -284,30 +285,33 @@ void Decoder::gated_linear(const char* gating_name, const char* tap_name, Gating
   matmul_fused_quantized({{&w_down, out}}, act, n, pool_);
 }
 
+const float* Decoder::rope_cos_sin(int64_t n, float freq_base, float freq_scale) {
+  const ModelConfig& c = cfg_;
+  for (RopeTable& r : rope_tables_) {
+    if (r.valid && r.freq_base == freq_base && r.freq_scale == freq_scale) return r.cs.data();
+  }
+  RopeTable* table = &rope_tables_[next_rope_table_];
+  next_rope_table_ = (next_rope_table_ + 1) % 2;
+  const float* factors = rope_freqs_.empty() ? nullptr : rope_freqs_.data();
+  for_token_rows(n, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      rope_table(table->cs.data() + t * c.n_rot, c.n_rot, pos_[static_cast<size_t>(t)], freq_base, freq_scale, factors);
+    }
+  });
+  table->freq_base = freq_base;
+  table->freq_scale = freq_scale;
+  table->valid = true;
+  return table->cs.data();
+}
+
 void Decoder::apply_rope(int64_t n, int64_t il, float freq_base, float freq_scale) {
   perf::Zone zone("rope", il);
   const ModelConfig& c = cfg_;
   const auto rope = numeric_kernels().rope;
-  RopeTable* table = nullptr;
-  for (RopeTable& r : rope_tables_) {
-    if (r.valid && r.freq_base == freq_base && r.freq_scale == freq_scale) table = &r;
-  }
-  if (table == nullptr) {
-    table = &rope_tables_[next_rope_table_];
-    next_rope_table_ = (next_rope_table_ + 1) % 2;
-    const float* factors = rope_freqs_.empty() ? nullptr : rope_freqs_.data();
-    for_token_rows(n, [&](int64_t t0, int64_t t1) {
-      for (int64_t t = t0; t < t1; ++t) {
-        rope_table(table->cs.data() + t * c.n_rot, c.n_rot, pos_[static_cast<size_t>(t)], freq_base, freq_scale, factors);
-      }
-    });
-    table->freq_base = freq_base;
-    table->freq_scale = freq_scale;
-    table->valid = true;
-  }
+  const float* table = rope_cos_sin(n, freq_base, freq_scale);  // [n, n_rot / 2, 2]
   for_token_rows(n, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
-      const float* cs = table->cs.data() + t * c.n_rot;
+      const float* cs = table + t * c.n_rot;
       for (int64_t h = 0; h < c.n_head; ++h) rope(q_.data() + t * c.q_dim() + h * c.head_dim, cs, c.n_rot, c.rope_neox);
       for (int64_t h = 0; h < c.n_head_kv; ++h) rope(k_.data() + t * c.kv_dim() + h * c.head_dim, cs, c.n_rot, c.rope_neox);
     }
@@ -315,38 +319,40 @@ void Decoder::apply_rope(int64_t n, int64_t il, float freq_base, float freq_scal
 }
 
 void Decoder::kv_update(std::span<const SeqChunk> chunks, KvStore& kv, int64_t il, int64_t n) {
+  perf::Zone zone("kv_update", il);
+  for_token_rows(n, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) store_kv_heads(chunks, kv, il, t, 0, kv.n_heads());
+  });
+}
+
+void Decoder::store_kv_heads(std::span<const SeqChunk> chunks, KvStore& kv, int64_t il, int64_t t, int64_t h_begin,
+                             int64_t h_end) {
   // The cache holds f16 values (rounded to nearest even here, as llama.cpp's cache copy does).
   // Head by head: the store keeps each head's positions together (kv_store.h). Every type's
   // conversion is per value or per 32-value block, and heads are whole blocks, so the bytes are
   // those of converting the whole row at once.
-  perf::Zone zone("kv_update", il);
   const int64_t kv_dim = cfg_.kv_dim();
-  const int64_t n_heads = kv.n_heads();
-  const int64_t head_values = kv_dim / n_heads;
-  for_token_rows(n, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t) {
-      const SeqChunk& ch = chunks[static_cast<size_t>(chunk_of_[static_cast<size_t>(t)])];
-      const int64_t pos = pos_[static_cast<size_t>(t)];
-      const int32_t block = ch.block_table[pos / kv.block_size()];
-      const int64_t row = pos % kv.block_size();
-      for (int64_t h = 0; h < n_heads; ++h) {
-        const float* k_src = k_.data() + t * kv_dim + h * head_values;  // [head_values]
-        const float* v_src = v_.data() + t * kv_dim + h * head_values;  // [head_values]
-        uint8_t* k_dst = kv.k_head(il, block, row, h);
-        uint8_t* v_dst = kv.v_head(il, block, row, h);
-        if (kv.type() == KvType::kQ8_0) {
-          quantize_activations_q8_0(k_src, reinterpret_cast<BlockQ8_0*>(k_dst), head_values);
-          quantize_activations_q8_0(v_src, reinterpret_cast<BlockQ8_0*>(v_dst), head_values);
-        } else if (kv.type() == KvType::kF32) {
-          std::memcpy(k_dst, k_src, static_cast<size_t>(head_values) * sizeof(float));
-          std::memcpy(v_dst, v_src, static_cast<size_t>(head_values) * sizeof(float));
-        } else {
-          numeric_kernels().to_f16(k_src, head_values, reinterpret_cast<uint16_t*>(k_dst));
-          numeric_kernels().to_f16(v_src, head_values, reinterpret_cast<uint16_t*>(v_dst));
-        }
-      }
+  const int64_t head_values = kv_dim / kv.n_heads();
+  const SeqChunk& ch = chunks[static_cast<size_t>(chunk_of_[static_cast<size_t>(t)])];
+  const int64_t pos = pos_[static_cast<size_t>(t)];
+  const int32_t block = ch.block_table[pos / kv.block_size()];
+  const int64_t row = pos % kv.block_size();
+  for (int64_t h = h_begin; h < h_end; ++h) {
+    const float* k_src = k_.data() + t * kv_dim + h * head_values;  // [head_values]
+    const float* v_src = v_.data() + t * kv_dim + h * head_values;  // [head_values]
+    uint8_t* k_dst = kv.k_head(il, block, row, h);
+    uint8_t* v_dst = kv.v_head(il, block, row, h);
+    if (kv.type() == KvType::kQ8_0) {
+      quantize_activations_q8_0(k_src, reinterpret_cast<BlockQ8_0*>(k_dst), head_values);
+      quantize_activations_q8_0(v_src, reinterpret_cast<BlockQ8_0*>(v_dst), head_values);
+    } else if (kv.type() == KvType::kF32) {
+      std::memcpy(k_dst, k_src, static_cast<size_t>(head_values) * sizeof(float));
+      std::memcpy(v_dst, v_src, static_cast<size_t>(head_values) * sizeof(float));
+    } else {
+      numeric_kernels().to_f16(k_src, head_values, reinterpret_cast<uint16_t*>(k_dst));
+      numeric_kernels().to_f16(v_src, head_values, reinterpret_cast<uint16_t*>(v_dst));
     }
-  });
+  }
 }
 
 // Jobs are AttnJobs: blocks of consecutive queries of one head, or one token's heads of one KV
@@ -378,54 +384,59 @@ void Decoder::attention(std::span<const SeqChunk> chunks, const KvStore& kv, int
   perf::Zone zone("attention", il);
   if (attends_online(attention_mode(), kv.type())) return attention_online(chunks, kv, il, kq_scale, window);
   if (kv.type() == KvType::kQ8_0) return attention_q8_0(chunks, kv, il, kq_scale, window);
+  for_each_attention_job(chunks, [&](const AttnJob& job, const QueryBlock& qb, const SeqChunk& ch, float* scores) {
+    attend_f16(job, qb, ch, scores, kv, il, kq_scale, window);
+  });
+}
+
+void Decoder::attend_f16(const AttnJob& job, const QueryBlock& qb, const SeqChunk& ch, float* scores, const KvStore& kv,
+                         int64_t il, float kq_scale, int64_t window) {
   const ModelConfig& c = cfg_;
   const NumericKernels& ak = numeric_kernels();
   const int64_t group = c.n_head / c.n_head_kv;
-  for_each_attention_job(chunks, [&](const AttnJob& job, const QueryBlock& qb, const SeqChunk& ch, float* scores) {
-    const int64_t rows = job.rows(qb);
-    const SumOrder qk_order = sum_order_for(qb.prompt ? 2 : 1, c.head_dim);
-    const SumOrder pv_order = qb.prompt ? SumOrder::kBatch : SumOrder::kSingle;
-    const PagedBytes key_bytes = kv.k_rows(il, ch.block_table, job.head0 / group);
-    const PagedBytes value_bytes = kv.v_rows(il, ch.block_table, job.head0 / group);
-    // One decoded token's heads (a job over whole KV groups): ask for all its keys and values
-    // first. Zen 5, TinyLlama-shaped Q4_0 tg128, with and without alternating token by token:
-    // 0.6% less time per token (median ratio of 20 blocks of 128 tokens each way: 0.994; with
-    // the two sides swapped, 1.005).
-    if (job.n_heads > 1) {
-      const int64_t end = pos_[static_cast<size_t>(qb.t0)] + 1;
-      const int64_t begin = window > 0 ? std::max<int64_t>(0, end - window) : 0;
-      prefetch_rows(key_bytes, begin, end, kv.head_bytes());
-      prefetch_rows(value_bytes, begin, end, kv.head_bytes());
-    }
-    const PagedRows keys = as_f16(key_bytes);
-    const PagedRows values = as_f16(value_bytes);
-    float q[kQueryBlock][kMaxHeadDim];  // [rows, head_dim]
-    int64_t n_keys[kQueryBlock] = {};
-    int64_t first_key[kQueryBlock] = {};
-    for (int64_t i = 0; i < rows; ++i) {
-      const int64_t t = job.token(qb, i);
-      round_to_f16(q_.data() + t * c.q_dim() + job.head(i) * c.head_dim, c.head_dim, q[i]);
-      n_keys[i] = pos_[static_cast<size_t>(t)] + 1;
-      first_key[i] = window > 0 ? std::max<int64_t>(0, n_keys[i] - window) : 0;
-    }
-    // Each key's dot product is the same computation as when a query runs alone; the kernel
-    // reads each key once for all rows.
-    // (Only the first `rows` rows of q are read, all written above; GCC cannot see that.)
+  const int64_t rows = job.rows(qb);
+  const SumOrder qk_order = sum_order_for(qb.prompt ? 2 : 1, c.head_dim);
+  const SumOrder pv_order = qb.prompt ? SumOrder::kBatch : SumOrder::kSingle;
+  const PagedBytes key_bytes = kv.k_rows(il, ch.block_table, job.head0 / group);
+  const PagedBytes value_bytes = kv.v_rows(il, ch.block_table, job.head0 / group);
+  // One decoded token's heads (a job over whole KV groups): ask for all its keys and values
+  // first. Zen 5, TinyLlama-shaped Q4_0 tg128, with and without alternating token by token:
+  // 0.6% less time per token (median ratio of 20 blocks of 128 tokens each way: 0.994; with
+  // the two sides swapped, 1.005).
+  if (job.n_heads > 1) {
+    const int64_t end = pos_[static_cast<size_t>(qb.t0)] + 1;
+    const int64_t begin = window > 0 ? std::max<int64_t>(0, end - window) : 0;
+    prefetch_rows(key_bytes, begin, end, kv.head_bytes());
+    prefetch_rows(value_bytes, begin, end, kv.head_bytes());
+  }
+  const PagedRows keys = as_f16(key_bytes);
+  const PagedRows values = as_f16(value_bytes);
+  float q[kQueryBlock][kMaxHeadDim];  // [rows, head_dim]
+  int64_t n_keys[kQueryBlock] = {};
+  int64_t first_key[kQueryBlock] = {};
+  for (int64_t i = 0; i < rows; ++i) {
+    const int64_t t = job.token(qb, i);
+    round_to_f16(q_.data() + t * c.q_dim() + job.head(i) * c.head_dim, c.head_dim, q[i]);
+    n_keys[i] = pos_[static_cast<size_t>(t)] + 1;
+    first_key[i] = window > 0 ? std::max<int64_t>(0, n_keys[i] - window) : 0;
+  }
+  // Each key's dot product is the same computation as when a query runs alone; the kernel
+  // reads each key once for all rows.
+  // (Only the first `rows` rows of q are read, all written above; GCC cannot see that.)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-    ak.scores_rows(&q[0][0], kMaxHeadDim, rows, keys, first_key, n_keys, c.head_dim, qk_order, kq_scale, scores, ctx_capacity_);
+  ak.scores_rows(&q[0][0], kMaxHeadDim, rows, keys, first_key, n_keys, c.head_dim, qk_order, kq_scale, scores, ctx_capacity_);
 #pragma GCC diagnostic pop
-    for (int64_t i = 0; i < rows; ++i) {
-      float* row = scores + i * ctx_capacity_;
-      std::fill(row, row + first_key[i], -std::numeric_limits<float>::infinity());
-      ak.softmax(row, n_keys[i]);
-      round_to_f16(row, n_keys[i], row);
-    }
-    // Rows are consecutive tokens of one head (q_dim apart) or consecutive heads of one token.
-    const int64_t out_stride = job.n_heads > 1 ? c.head_dim : c.q_dim();
-    ak.weighted_sums(scores, ctx_capacity_, n_keys, rows, values, c.head_dim,
-                     attn_.data() + job.token(qb, 0) * c.q_dim() + job.head0 * c.head_dim, out_stride, pv_order);
-  });
+  for (int64_t i = 0; i < rows; ++i) {
+    float* row = scores + i * ctx_capacity_;
+    std::fill(row, row + first_key[i], -std::numeric_limits<float>::infinity());
+    ak.softmax(row, n_keys[i]);
+    round_to_f16(row, n_keys[i], row);
+  }
+  // Rows are consecutive tokens of one head (q_dim apart) or consecutive heads of one token.
+  const int64_t out_stride = job.n_heads > 1 ? c.head_dim : c.q_dim();
+  ak.weighted_sums(scores, ctx_capacity_, n_keys, rows, values, c.head_dim,
+                   attn_.data() + job.token(qb, 0) * c.q_dim() + job.head0 * c.head_dim, out_stride, pv_order);
 }
 
 // The same attention over a Q8_0 cache, as llama.cpp computes it with a quantized cache: each

@@ -5,7 +5,9 @@
 // their perf zones. An architecture file (llama.cpp, gemma3.cpp) holds its weights and writes
 // its block equations with these.
 #include <cstdint>
+#include <atomic>
 #include <initializer_list>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -23,6 +25,7 @@ class Decoder : public Model {
   int64_t max_batch() const override { return max_batch_; }
   void set_block_order(BlockOrder order) override;
   BlockOrder block_order() const override { return block_order_; }
+  int split_decode_threads() const override { return split_parts_; }
 
  protected:
   static constexpr int64_t kMaxHeadDim = 512;
@@ -65,8 +68,13 @@ class Decoder : public Model {
                        const std::vector<float>& weight, int64_t n, std::initializer_list<MatmulTarget> targets);
   // Rotates each token's query and key heads for its position (q_, k_).
   void apply_rope(int64_t n, int64_t il, float freq_base, float freq_scale);
+  // The cos/sin table of the batch's n positions for one RoPE base ([n, n_rot / 2, 2]), made on
+  // first use in a forward pass.
+  const float* rope_cos_sin(int64_t n, float freq_base, float freq_scale);
   // Stores each token's k_ and v_ rows (rounded to f16, or quantized to Q8_0) at its position in its blocks.
   void kv_update(std::span<const SeqChunk> chunks, KvStore& kv, int64_t il, int64_t n);
+  // kv_update of token row t's KV heads [h_begin, h_end) only.
+  void store_kv_heads(std::span<const SeqChunk> chunks, KvStore& kv, int64_t il, int64_t t, int64_t h_begin, int64_t h_end);
   // attn_ = softmax(q · K^T * kq_scale) · V per head over each token's visible positions: all
   // earlier ones, or with window > 0 the last `window` (its own included).
   void attention(std::span<const SeqChunk> chunks, const KvStore& kv, int64_t il, float kq_scale, int64_t window);
@@ -100,6 +108,36 @@ class Decoder : public Model {
   using GatingFn = void (*)(float* gate, const float* up, int64_t n);
   void gated_linear(const char* gating_name, const char* tap_name, GatingFn gating, const char* linear_name, int64_t il,
                     const WeightMatrix& w_down, int64_t n, float* out);
+  // ---- Decode steps split across the threads ----
+  // One pre-norm gated layer (Llama's): RMSNorm, Q/K/V, attention, output projection, RMSNorm,
+  // gate/up, gating, down.
+  struct SplitLayer {
+    const std::vector<float>* attn_norm;  // [n_embd]
+    WeightMatrix *wq, *wk, *wv, *wo;
+    const std::vector<float>* ffn_norm;   // [n_embd]
+    WeightMatrix *gate, *up, *down;
+  };
+  // Lets decode steps of one token run forward_split_decode where the shapes divide among the
+  // pool's threads (call after pack_and_allocate; the layers' matrices must stay put). While
+  // the block order is BlockOrder::kFastest, wo and down then sum their columns in one run per
+  // thread (WeightMatrix::k_parts) in every product, so a split step and a batched one give
+  // the same bits.
+  void enable_split_decode(std::vector<SplitLayer> layers, GatingFn gating);
+  // Whether this batch (n tokens) is a decode step forward_split_decode can take.
+  bool split_decode_applies(std::span<const SeqChunk> chunks, const KvStore& kv, int64_t n) const;
+  // The whole forward pass of one token (after lay_out_batch) in one parallel region, the
+  // threads joined by a barrier twice per layer instead of handing off a dozen times. Thread p
+  // owns query heads and KV heads [p, p + 1) x n / T, the same slice of the FFN's columns, and
+  // run p of wo's and down's sums: it computes its heads' Q/K/V rows, their RoPE, cache
+  // update and attention, and wo's partial sum over its heads' columns, all without waiting;
+  // after a barrier each thread adds up the partial sums (in thread order) into its own copy
+  // of the residual stream and its norm; then its gate/up rows, their gating and down's partial
+  // sum over them; a barrier. Then each thread computes its share of the logits rows. Each
+  // thread reads one contiguous slice of every row-split matrix and 1/T of every group of wo
+  // and down, and nothing of another thread's activations but the partial sums (2 x n_embd
+  // floats per layer). Same bits as forward_batch on the same token.
+  void forward_split_decode(std::span<const SeqChunk> chunks, KvStore& kv, float* logits);
+
   // A zone for one (possibly fused) linear product: [rows, K] x [K, sum of N].
   static perf::Zone linear_zone(const char* name, int64_t il, int64_t rows, std::initializer_list<const WeightMatrix*> ws);
   static perf::Zone linear_zone(const char* name, int64_t il, int64_t rows, std::initializer_list<MatmulTarget> targets);
@@ -148,6 +186,33 @@ class Decoder : public Model {
   size_t ring_slot_bytes_ = 0;
   int ring_next_ = 0;
 
+  // forward_split_decode's state: threads (parts) when it is enabled, else 1.
+  int split_parts_ = 1;
+  bool split_ready_ = false;  // the shapes divide: split_parts_ follows the block order
+  std::vector<SplitLayer> split_layers_;
+  GatingFn split_gating_ = nullptr;
+  std::unique_ptr<ArrivalBarrier> split_barrier_;
+  size_t split_row_floats_ = 0;   // a thread's n_embd floats, padded to whole cache lines
+  std::vector<float> split_rows_;  // [4, threads, split_row_floats_] + alignment: x, sum, wo and down partials
+  size_t split_act_bytes_ = 0;     // a thread's quantized activations, padded to whole cache lines
+  std::vector<uint8_t> split_act_;  // [threads, split_act_bytes_] + alignment
+  // A thread's share of one product's items (split_items): [front, back) and a tag naming the
+  // product in one word; `done` counts the finished items, whoever ran them.
+  struct alignas(64) SplitShare {
+    std::atomic<uint64_t> word{0};
+    std::atomic<int64_t> done{0};
+  };
+  std::unique_ptr<SplitShare[]> split_shares_;  // [threads]
+  uint64_t split_calls_ = 0;
+  // Runs fn(begin, end, owner) over every thread's n items of one product (tagged `tag`),
+  // balancing by stealing; with wait_own, returns once this thread's items are all done.
+  template <typename F>
+  void split_items(uint64_t tag, int part, int64_t n, bool wait_own, F&& fn);
+  float* split_row(int which, int part);
+  BlockQ8S* split_act(int part);
+  void split_decode_part(std::span<const SeqChunk> chunks, KvStore& kv, float* logits, const float* cos_sin, int part);
+  void apply_k_parts();
+
   // Per-token layout of the current batch.
   std::vector<int32_t> token_;     // [max_batch]
   std::vector<int64_t> pos_;       // [max_batch]
@@ -165,6 +230,9 @@ class Decoder : public Model {
   struct AttnJob;
   template <typename F>
   void for_each_attention_job(std::span<const SeqChunk> chunks, F&& f);
+  // One f16 attention job (attention() over an f16 store, exact softmax).
+  void attend_f16(const AttnJob& job, const QueryBlock& qb, const SeqChunk& ch, float* scores, const KvStore& kv,
+                  int64_t il, float kq_scale, int64_t window);
   // attention() over a Q8_0 KV store.
   void attention_q8_0(std::span<const SeqChunk> chunks, const KvStore& kv, int64_t il, float kq_scale, int64_t window);
   // attention() with an online softmax (AttentionMode::kOnline, and any f32 KV store).

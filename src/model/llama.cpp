@@ -63,12 +63,16 @@ class Llama final : public Decoder {
     bool q4_1 = false;
     for (const WeightMatrix* w : matrices) q4_1 = q4_1 || w->type == DType::Q4_1;
     pack_and_allocate(std::move(matrices), q4_1 ? BlockOrder::kLlamaCpp : BlockOrder::kFastest);
+    std::vector<SplitLayer> split;
+    for (LlamaLayer& l : layers_) split.push_back({&l.attn_norm, &l.wq, &l.wk, &l.wv, &l.wo, &l.ffn_norm, &l.w_gate, &l.w_up, &l.w_down});
+    enable_split_decode(std::move(split), numeric_kernels().swiglu);
   }
 
   void forward_batch(std::span<const SeqChunk> chunks, KvStore& kv, float* logits) override {
+    const int64_t n = lay_out_batch(chunks, kv);
+    if (split_decode_applies(chunks, kv, n)) return forward_split_decode(chunks, kv, logits);
     const ModelConfig& c = cfg_;
     const int64_t E = c.n_embd;
-    const int64_t n = lay_out_batch(chunks, kv);
     perf::Zone forward_zone("forward");
 
     // x = embedding(tokens)

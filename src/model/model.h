@@ -89,6 +89,11 @@ class Model {
   virtual void set_block_order(BlockOrder order) { (void)order; }
   virtual BlockOrder block_order() const { return BlockOrder::kLlamaCpp; }
 
+  // Threads a one-token decode step is divided among, each running the whole pass over its
+  // share of heads and FFN columns (Decoder::forward_split_decode); 1 where steps go op by op.
+  // Taps, profiles and an f16 cache that is not attended exactly take the op-by-op path.
+  virtual int split_decode_threads() const { return 1; }
+
  protected:
   void tap(const char* name, int64_t layer, const float* data, int64_t rows, int64_t cols) const {
     if (tap_ != nullptr) tap_->on_tensor(name, layer, data, rows, cols);
