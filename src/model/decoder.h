@@ -133,9 +133,11 @@ class Decoder : public Model {
   // after a barrier each thread adds up the partial sums (in thread order) into its own copy
   // of the residual stream and its norm; then its gate/up rows, their gating and down's partial
   // sum over them; a barrier. Then each thread computes its share of the logits rows. Each
-  // thread reads one contiguous slice of every row-split matrix and 1/T of every group of wo
-  // and down, and nothing of another thread's activations but the partial sums (2 x n_embd
-  // floats per layer). Same bits as forward_batch on the same token.
+  // product streams the owner's contiguous slice of the weights (wo and down in runs); a
+  // thread that finishes early takes groups from the back of another's slice (with that
+  // thread's activations where the sum is over its columns), so a thread slowed by its
+  // neighbours on a shared host holds the other up by little. Between threads pass only the
+  // partial sums (2 x n_embd floats per layer) and stolen work. Same bits as forward_batch.
   void forward_split_decode(std::span<const SeqChunk> chunks, KvStore& kv, float* logits);
 
   // A zone for one (possibly fused) linear product: [rows, K] x [K, sum of N].

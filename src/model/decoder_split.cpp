@@ -194,7 +194,7 @@ void Decoder::split_decode_part(std::span<const SeqChunk> chunks, KvStore& kv, f
   // Tags name each product of this call: (call, layer, product).
   const uint64_t call = split_calls_;
   auto tag = [&](int64_t il, int k) {
-    return (call * static_cast<uint64_t>(c.n_layer + 1) + static_cast<uint64_t>(il)) * 3 + static_cast<uint64_t>(k);
+    return (call * static_cast<uint64_t>(c.n_layer + 1) + static_cast<uint64_t>(il)) * 4 + static_cast<uint64_t>(k);
   };
   dequantize_matrix_row(token_embd_, token_[0], x);
   for (int64_t il = 0; il < c.n_layer; ++il) {
@@ -225,14 +225,17 @@ void Decoder::split_decode_part(std::span<const SeqChunk> chunks, KvStore& kv, f
     prefetch_lines(L.ffn_norm->data(), static_cast<size_t>(E) * sizeof(float));  // wanted after the barrier
     // wo over this thread's heads' columns: run p of its sums
     quantize_q8s(attn_.data() + p * q_rows, act + p * q_rows / kQK, q_rows);
-    matmul_packed_rows(*L.wo, act, 0, groups_of(E), part, split_row(2, part));
+    split_items(tag(il, 1), part, groups_of(E), false, [&](int64_t i0, int64_t i1, int64_t owner) {
+      const auto o = static_cast<int>(owner);  // its run of the sums, from its activations
+      matmul_packed_rows(*L.wo, split_act(o), i0, i1, o, split_row(2, o));
+    });
     split_barrier_->arrive_and_wait(part);
     // x += Wo · attention; h = RMSNorm(x), quantized
     add_partials(2);
     add_rms_norm_q8s(x, sum, L.ffn_norm->data(), act, E, c.norm_eps);
     // This thread's FFN columns. Items: its gate groups, then its up groups.
     const int64_t f0 = p * ff_rows, fg = ff_rows / kPackRows;
-    split_items(tag(il, 1), part, 2 * fg, true, [&](int64_t i0, int64_t i1, int64_t owner) {
+    split_items(tag(il, 2), part, 2 * fg, true, [&](int64_t i0, int64_t i1, int64_t owner) {
       const int64_t lo0 = std::min(i0, fg), hi0 = std::min(i1, fg);
       if (lo0 < hi0) matmul_packed_rows(*L.gate, act, owner * fg + lo0, owner * fg + hi0, 0, gate_.data());
       const int64_t lo1 = std::max<int64_t>(i0 - fg, 0), hi1 = std::max<int64_t>(i1 - fg, 0);
@@ -244,7 +247,10 @@ void Decoder::split_decode_part(std::span<const SeqChunk> chunks, KvStore& kv, f
     const std::vector<float>& next_norm =
         il + 1 < c.n_layer ? *split_layers_[static_cast<size_t>(il + 1)].attn_norm : output_norm_;
     prefetch_lines(next_norm.data(), static_cast<size_t>(E) * sizeof(float));
-    matmul_packed_rows(*L.down, act, 0, groups_of(E), part, split_row(3, part));
+    split_items(tag(il, 3), part, groups_of(E), false, [&](int64_t i0, int64_t i1, int64_t owner) {
+      const auto o = static_cast<int>(owner);
+      matmul_packed_rows(*L.down, split_act(o), i0, i1, o, split_row(3, o));
+    });
     split_barrier_->arrive_and_wait(part);
   }
   add_partials(3);
@@ -254,7 +260,7 @@ void Decoder::split_decode_part(std::span<const SeqChunk> chunks, KvStore& kv, f
   rms_norm(x, output_norm_.data(), sum, E, c.norm_eps);
   quantize_q8s(sum, act, E);
   const int64_t out_groups = groups_of(output_.rows);
-  split_items(tag(c.n_layer, 2), part, (p + 1) * out_groups / T - p * out_groups / T, false,
+  split_items(tag(c.n_layer, 0), part, (p + 1) * out_groups / T - p * out_groups / T, false,
               [&](int64_t i0, int64_t i1, int64_t owner) {
                 const int64_t g0 = owner * out_groups / T;
                 matmul_packed_rows(output_, act, g0 + i0, g0 + i1, 0, logits);
