@@ -28,11 +28,6 @@ constexpr size_t kLine = 64;
 
 int64_t groups_of(int64_t rows) { return (rows + kPackRows - 1) / kPackRows; }
 
-void prefetch_lines(const void* p, size_t bytes) {
-  const auto* b = static_cast<const char*>(p);
-  for (size_t off = 0; off < bytes; off += kLine) __builtin_prefetch(b + off, 0, 3);
-}
-
 // Start of a buffer's first whole cache line.
 template <typename T>
 T* line_aligned(T* p) {
@@ -114,26 +109,18 @@ void Decoder::enable_split_decode(std::vector<SplitLayer> layers, GatingFn gatin
   for (const SplitLayer& l : split_layers_) {
     for (const WeightMatrix* w : {l.wq, l.wk, l.wv, l.wo, l.gate, l.up, l.down}) ok = ok && w->packed;
   }
-  split_ready_ = ok;
-  if (!ok) {
-    apply_k_parts();
-    return;
-  }
+  // Items per share (Q/K/V groups, gate/up groups, output groups) must fit a share's word.
+  const int64_t most_items = std::max({(c.q_dim() + 2 * c.kv_dim()) / T / kPackRows, 2 * c.n_ff / T / kPackRows, groups_of(output_.rows)});
+  split_ready_ = ok && most_items <= static_cast<int64_t>(kItemMask);
+  apply_k_parts();
+  if (!split_ready_) return;
   split_barrier_ = std::make_unique<ArrivalBarrier>(T);
   split_shares_ = std::make_unique<SplitShare[]>(static_cast<size_t>(T));
-  // Items per share: Q/K/V groups, gate/up groups, output groups.
-  const int64_t most_items = std::max({(c.q_dim() + 2 * c.kv_dim()) / T / kPackRows, 2 * c.n_ff / T / kPackRows, groups_of(output_.rows)});
-  if (most_items > static_cast<int64_t>(kItemMask)) {
-    split_ready_ = false;
-    apply_k_parts();
-    return;
-  }
   split_row_floats_ = align_up(static_cast<size_t>(c.n_embd) * sizeof(float), kLine) / sizeof(float);
   split_rows_.assign(4 * static_cast<size_t>(T) * split_row_floats_ + kLine / sizeof(float), 0.0f);
   const int64_t widest = std::max({c.n_embd, c.q_dim(), c.n_ff});
   split_act_bytes_ = align_up(static_cast<size_t>(widest / kQK) * sizeof(BlockQ8S), kLine);
   split_act_.assign(static_cast<size_t>(T) * split_act_bytes_ + kLine, 0);
-  apply_k_parts();
 }
 
 void Decoder::apply_k_parts() {
@@ -183,11 +170,6 @@ void Decoder::split_decode_part(std::span<const SeqChunk> chunks, KvStore& kv, f
   float* scores = scores_.data() + static_cast<size_t>(part) * static_cast<size_t>(kQueryBlock * ctx_capacity_);
   // sum = partial_0 + partial_1 + ... in thread order: what the products with k_parts runs add.
   auto add_partials = [&](int which) {
-    // The other threads' sums were just written on other cores: ask for all their lines at
-    // once rather than one miss at a time.
-    for (int o = 0; o < T; ++o) {
-      if (o != part) prefetch_lines(split_row(which, o), E * sizeof(float));
-    }
     std::copy_n(split_row(which, 0), E, sum);
     for (int o = 1; o < T; ++o) add_inplace(sum, split_row(which, o), E);
   };
@@ -222,7 +204,6 @@ void Decoder::split_decode_part(std::span<const SeqChunk> chunks, KvStore& kv, f
         attend_f16(job, jobs_[static_cast<size_t>(job.block)], chunks[0], scores, kv, il, kq_scale, 0);
       }
     }
-    prefetch_lines(L.ffn_norm->data(), static_cast<size_t>(E) * sizeof(float));  // wanted after the barrier
     // wo over this thread's heads' columns: run p of its sums
     quantize_q8s(attn_.data() + p * q_rows, act + p * q_rows / kQK, q_rows);
     split_items(tag(il, 1), part, groups_of(E), false, [&](int64_t i0, int64_t i1, int64_t owner) {
@@ -244,9 +225,6 @@ void Decoder::split_decode_part(std::span<const SeqChunk> chunks, KvStore& kv, f
     // Their gating, and down over their columns: run p of its sums
     split_gating_(gate_.data() + f0, up_.data() + f0, ff_rows);
     quantize_q8s(gate_.data() + f0, act + f0 / kQK, ff_rows);
-    const std::vector<float>& next_norm =
-        il + 1 < c.n_layer ? *split_layers_[static_cast<size_t>(il + 1)].attn_norm : output_norm_;
-    prefetch_lines(next_norm.data(), static_cast<size_t>(E) * sizeof(float));
     split_items(tag(il, 3), part, groups_of(E), false, [&](int64_t i0, int64_t i1, int64_t owner) {
       const auto o = static_cast<int>(owner);
       matmul_packed_rows(*L.down, split_act(o), i0, i1, o, split_row(3, o));
