@@ -154,8 +154,9 @@ std::string profile_markdown(const ProfileResult& r) {
   }
   if (r.split_decode_threads > 1) {
     s += fmt::format(
-        "Decode steps are timed op by op here. Outside a profile each runs as one pass split among {} threads "
-        "(docs/performance.md), a few percent faster than these ops add up to; `bench speed` times that.\n\n",
+        "Decode steps run as one pass split among {} threads (docs/performance.md): their ops below are the "
+        "calling thread's view, its waits at the two barriers per layer counted as `barrier`, and each product's "
+        "GB/s is the whole matrix over the time that thread spent in it.\n\n",
         r.split_decode_threads);
   }
   // Phase breakdown, per token for decode.

@@ -75,8 +75,8 @@ struct ProfileResult {
   std::vector<ShapeStat> shapes;
   std::optional<MachineLimits> limits;
   nlohmann::json trace;  // Chrome trace events when kept
-  // Threads a decode step is split among outside a profile (Model::split_decode_threads); the
-  // profile times every step op by op.
+  // Threads a decode step is split among (Model::split_decode_threads); its ops are then the
+  // calling thread's view.
   int split_decode_threads = 1;
 };
 

@@ -6,7 +6,8 @@
 //   [perf] layer[3]::forward attn=1.8ms ffn=2.7ms                       (debug)
 //   [perf] linear [1x2048]x[2048x5632] q4_0 4.96ms 14.2GB/s            (trace, every op)
 // A Recorder (the profiler) receives every event as well. Zones are opened on the thread that
-// runs the forward pass; the kernels' worker threads do not emit.
+// runs the forward pass; the kernels' worker threads do not emit (in a split decode step, whose
+// threads all run the pass, only the calling thread's zones are on).
 #include <atomic>
 #include <cstdint>
 #include <string>
@@ -51,8 +52,9 @@ inline bool active() { return detail::g_active.load(std::memory_order_relaxed); 
 // Times a scope and emits it on exit, when active at entry.
 class Zone {
  public:
-  explicit Zone(const char* name, int64_t layer = -1) {
-    if (active()) {
+  // on = false: records nothing (a zone only one of several threads running the same code opens).
+  explicit Zone(const char* name, int64_t layer = -1, bool on = true) {
+    if (on && active()) {
       event_.name = name;
       event_.layer = layer;
       event_.start_us = detail::now_us();
@@ -60,8 +62,8 @@ class Zone {
     }
   }
   // A linear product [m, k] x [k, n] of weights in dtype (weight_bytes read).
-  Zone(const char* name, int64_t layer, int64_t m, int64_t k, int64_t n, const char* dtype, double weight_bytes)
-      : Zone(name, layer) {
+  Zone(const char* name, int64_t layer, int64_t m, int64_t k, int64_t n, const char* dtype, double weight_bytes, bool on = true)
+      : Zone(name, layer, on) {
     event_.m = m;
     event_.k = k;
     event_.n = n;

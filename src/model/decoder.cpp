@@ -192,8 +192,9 @@ void Decoder::residual(int64_t il, int64_t n, const float* add) {
   for_token_rows(n, [&](int64_t t0, int64_t t1) { add_inplace(x_.data() + t0 * E, add + t0 * E, (t1 - t0) * E); });
 }
 
-perf::Zone Decoder::linear_zone(const char* name, int64_t il, int64_t rows, std::initializer_list<const WeightMatrix*> ws) {
-  if (!perf::active()) return perf::Zone(name, il);  // off: skip the shape and byte bookkeeping
+perf::Zone Decoder::linear_zone(const char* name, int64_t il, int64_t rows, std::initializer_list<const WeightMatrix*> ws,
+                                bool on) {
+  if (!on || !perf::active()) return perf::Zone(name, il, false);  // off: skip the shape and byte bookkeeping
   int64_t n_out = 0;
   double bytes = 0.0;
   for (const WeightMatrix* w : ws) {

@@ -141,7 +141,8 @@ class Decoder : public Model {
   void forward_split_decode(std::span<const SeqChunk> chunks, KvStore& kv, float* logits);
 
   // A zone for one (possibly fused) linear product: [rows, K] x [K, sum of N].
-  static perf::Zone linear_zone(const char* name, int64_t il, int64_t rows, std::initializer_list<const WeightMatrix*> ws);
+  static perf::Zone linear_zone(const char* name, int64_t il, int64_t rows, std::initializer_list<const WeightMatrix*> ws,
+                                bool on = true);
   static perf::Zone linear_zone(const char* name, int64_t il, int64_t rows, std::initializer_list<MatmulTarget> targets);
 
   ModelConfig cfg_;

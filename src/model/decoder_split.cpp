@@ -132,8 +132,8 @@ void Decoder::apply_k_parts() {
 }
 
 bool Decoder::split_decode_applies(std::span<const SeqChunk> chunks, const KvStore& kv, int64_t n) const {
-  // Profiles time each op of the usual path; taps want its tensors.
-  return split_parts_ > 1 && n == 1 && chunks.size() == 1 && !tapping() && !perf::active() &&
+  // Taps want the tensors between the ops.
+  return split_parts_ > 1 && n == 1 && chunks.size() == 1 && !tapping() &&
          kv.type() == KvType::kF16 && !attends_online(attention_mode(), kv.type());
 }
 
@@ -178,64 +178,115 @@ void Decoder::split_decode_part(std::span<const SeqChunk> chunks, KvStore& kv, f
   auto tag = [&](int64_t il, int k) {
     return (call * static_cast<uint64_t>(c.n_layer + 1) + static_cast<uint64_t>(il)) * 4 + static_cast<uint64_t>(k);
   };
-  dequantize_matrix_row(token_embd_, token_[0], x);
+  // Perf zones with the op-by-op path's names, from the calling thread only (perf.h): its view
+  // of the step, its waits at the barriers included as "barrier".
+  const bool zones = part == 0;
+  {
+    perf::Zone zone("embedding", -1, zones);
+    dequantize_matrix_row(token_embd_, token_[0], x);
+  }
   for (int64_t il = 0; il < c.n_layer; ++il) {
     const SplitLayer& L = split_layers_[static_cast<size_t>(il)];
-    // x += the previous layer's FFN output; h = RMSNorm(x), quantized
-    if (il > 0) add_partials(3);
-    add_rms_norm_q8s(x, il > 0 ? sum : nullptr, L.attn_norm->data(), act, E, c.norm_eps);
-    // This thread's query and KV heads. Items: its Q groups, then its K groups, then its V groups.
-    const int64_t qg = q_rows / kPackRows, kg = kv_rows / kPackRows;
-    split_items(tag(il, 0), part, qg + 2 * kg, true, [&](int64_t i0, int64_t i1, int64_t owner) {
-      const int64_t lo0 = std::clamp<int64_t>(i0, 0, qg), hi0 = std::clamp<int64_t>(i1, 0, qg);
-      if (lo0 < hi0) matmul_packed_rows(*L.wq, act, owner * qg + lo0, owner * qg + hi0, 0, q_.data());
-      const int64_t lo1 = std::clamp<int64_t>(i0 - qg, 0, kg), hi1 = std::clamp<int64_t>(i1 - qg, 0, kg);
-      if (lo1 < hi1) matmul_packed_rows(*L.wk, act, owner * kg + lo1, owner * kg + hi1, 0, k_.data());
-      const int64_t lo2 = std::clamp<int64_t>(i0 - qg - kg, 0, kg), hi2 = std::clamp<int64_t>(i1 - qg - kg, 0, kg);
-      if (lo2 < hi2) matmul_packed_rows(*L.wv, act, owner * kg + lo2, owner * kg + hi2, 0, v_.data());
-    });
-    // Their RoPE, cache rows and attention (their KV groups' jobs)
-    for (int64_t h = p * heads; h < (p + 1) * heads; ++h) rope(q_.data() + h * hd, cos_sin, c.n_rot, c.rope_neox);
-    for (int64_t h = p * kv_heads; h < (p + 1) * kv_heads; ++h) rope(k_.data() + h * hd, cos_sin, c.n_rot, c.rope_neox);
-    store_kv_heads(chunks, kv, il, 0, p * kv_heads, (p + 1) * kv_heads);
-    for (const AttnJob& job : attn_jobs_) {
-      const int64_t g = job.head0 / group;
-      if (g >= p * kv_heads && g < (p + 1) * kv_heads) {
-        attend_f16(job, jobs_[static_cast<size_t>(job.block)], chunks[0], scores, kv, il, kq_scale, 0);
+    perf::Zone layer_zone("layer", il, zones);
+    {
+      perf::Zone block_zone("attn", il, zones);
+      {
+        // x += the previous layer's FFN output; h = RMSNorm(x), quantized
+        perf::Zone zone("attn_norm", il, zones);
+        if (il > 0) add_partials(3);
+        add_rms_norm_q8s(x, il > 0 ? sum : nullptr, L.attn_norm->data(), act, E, c.norm_eps);
       }
+      {
+        // This thread's query and KV heads. Items: its Q groups, then its K groups, then its V groups.
+        perf::Zone zone = linear_zone("attn_qkv", il, 1, {L.wq, L.wk, L.wv}, zones);
+        const int64_t qg = q_rows / kPackRows, kg = kv_rows / kPackRows;
+        split_items(tag(il, 0), part, qg + 2 * kg, true, [&](int64_t i0, int64_t i1, int64_t owner) {
+          const int64_t lo0 = std::clamp<int64_t>(i0, 0, qg), hi0 = std::clamp<int64_t>(i1, 0, qg);
+          if (lo0 < hi0) matmul_packed_rows(*L.wq, act, owner * qg + lo0, owner * qg + hi0, 0, q_.data());
+          const int64_t lo1 = std::clamp<int64_t>(i0 - qg, 0, kg), hi1 = std::clamp<int64_t>(i1 - qg, 0, kg);
+          if (lo1 < hi1) matmul_packed_rows(*L.wk, act, owner * kg + lo1, owner * kg + hi1, 0, k_.data());
+          const int64_t lo2 = std::clamp<int64_t>(i0 - qg - kg, 0, kg), hi2 = std::clamp<int64_t>(i1 - qg - kg, 0, kg);
+          if (lo2 < hi2) matmul_packed_rows(*L.wv, act, owner * kg + lo2, owner * kg + hi2, 0, v_.data());
+        });
+      }
+      {
+        // Their RoPE, cache rows and attention (their KV groups' jobs)
+        perf::Zone zone("rope", il, zones);
+        for (int64_t h = p * heads; h < (p + 1) * heads; ++h) rope(q_.data() + h * hd, cos_sin, c.n_rot, c.rope_neox);
+        for (int64_t h = p * kv_heads; h < (p + 1) * kv_heads; ++h) rope(k_.data() + h * hd, cos_sin, c.n_rot, c.rope_neox);
+      }
+      {
+        perf::Zone zone("kv_update", il, zones);
+        store_kv_heads(chunks, kv, il, 0, p * kv_heads, (p + 1) * kv_heads);
+      }
+      {
+        perf::Zone zone("attention", il, zones);
+        for (const AttnJob& job : attn_jobs_) {
+          const int64_t g = job.head0 / group;
+          if (g >= p * kv_heads && g < (p + 1) * kv_heads) {
+            attend_f16(job, jobs_[static_cast<size_t>(job.block)], chunks[0], scores, kv, il, kq_scale, 0);
+          }
+        }
+      }
+      {
+        // wo over this thread's heads' columns: run p of its sums
+        perf::Zone zone = linear_zone("attn_out", il, 1, {L.wo}, zones);
+        quantize_q8s(attn_.data() + p * q_rows, act + p * q_rows / kQK, q_rows);
+        split_items(tag(il, 1), part, groups_of(E), false, [&](int64_t i0, int64_t i1, int64_t owner) {
+          const auto o = static_cast<int>(owner);  // its run of the sums, from its activations
+          matmul_packed_rows(*L.wo, split_act(o), i0, i1, o, split_row(2, o));
+        });
+      }
+      perf::Zone zone("barrier", il, zones);
+      split_barrier_->arrive_and_wait(part);
     }
-    // wo over this thread's heads' columns: run p of its sums
-    quantize_q8s(attn_.data() + p * q_rows, act + p * q_rows / kQK, q_rows);
-    split_items(tag(il, 1), part, groups_of(E), false, [&](int64_t i0, int64_t i1, int64_t owner) {
-      const auto o = static_cast<int>(owner);  // its run of the sums, from its activations
-      matmul_packed_rows(*L.wo, split_act(o), i0, i1, o, split_row(2, o));
-    });
-    split_barrier_->arrive_and_wait(part);
-    // x += Wo · attention; h = RMSNorm(x), quantized
-    add_partials(2);
-    add_rms_norm_q8s(x, sum, L.ffn_norm->data(), act, E, c.norm_eps);
-    // This thread's FFN columns. Items: its gate groups, then its up groups.
+    perf::Zone block_zone("ffn", il, zones);
+    {
+      // x += Wo · attention; h = RMSNorm(x), quantized
+      perf::Zone zone("ffn_norm", il, zones);
+      add_partials(2);
+      add_rms_norm_q8s(x, sum, L.ffn_norm->data(), act, E, c.norm_eps);
+    }
     const int64_t f0 = p * ff_rows, fg = ff_rows / kPackRows;
-    split_items(tag(il, 2), part, 2 * fg, true, [&](int64_t i0, int64_t i1, int64_t owner) {
-      const int64_t lo0 = std::min(i0, fg), hi0 = std::min(i1, fg);
-      if (lo0 < hi0) matmul_packed_rows(*L.gate, act, owner * fg + lo0, owner * fg + hi0, 0, gate_.data());
-      const int64_t lo1 = std::max<int64_t>(i0 - fg, 0), hi1 = std::max<int64_t>(i1 - fg, 0);
-      if (lo1 < hi1) matmul_packed_rows(*L.up, act, owner * fg + lo1, owner * fg + hi1, 0, up_.data());
-    });
-    // Their gating, and down over their columns: run p of its sums
-    split_gating_(gate_.data() + f0, up_.data() + f0, ff_rows);
-    quantize_q8s(gate_.data() + f0, act + f0 / kQK, ff_rows);
-    split_items(tag(il, 3), part, groups_of(E), false, [&](int64_t i0, int64_t i1, int64_t owner) {
-      const auto o = static_cast<int>(owner);
-      matmul_packed_rows(*L.down, split_act(o), i0, i1, o, split_row(3, o));
-    });
+    {
+      // This thread's FFN columns. Items: its gate groups, then its up groups.
+      perf::Zone zone = linear_zone("ffn_gate_up", il, 1, {L.gate, L.up}, zones);
+      split_items(tag(il, 2), part, 2 * fg, true, [&](int64_t i0, int64_t i1, int64_t owner) {
+        const int64_t lo0 = std::min(i0, fg), hi0 = std::min(i1, fg);
+        if (lo0 < hi0) matmul_packed_rows(*L.gate, act, owner * fg + lo0, owner * fg + hi0, 0, gate_.data());
+        const int64_t lo1 = std::max<int64_t>(i0 - fg, 0), hi1 = std::max<int64_t>(i1 - fg, 0);
+        if (lo1 < hi1) matmul_packed_rows(*L.up, act, owner * fg + lo1, owner * fg + hi1, 0, up_.data());
+      });
+    }
+    {
+      // Their gating, and down over their columns: run p of its sums
+      perf::Zone zone("swiglu", il, zones);
+      split_gating_(gate_.data() + f0, up_.data() + f0, ff_rows);
+      quantize_q8s(gate_.data() + f0, act + f0 / kQK, ff_rows);
+    }
+    {
+      perf::Zone zone = linear_zone("ffn_down", il, 1, {L.down}, zones);
+      split_items(tag(il, 3), part, groups_of(E), false, [&](int64_t i0, int64_t i1, int64_t owner) {
+        const auto o = static_cast<int>(owner);
+        matmul_packed_rows(*L.down, split_act(o), i0, i1, o, split_row(3, o));
+      });
+    }
+    perf::Zone zone("barrier", il, zones);
     split_barrier_->arrive_and_wait(part);
   }
-  add_partials(3);
-  add_inplace(x, sum, E);
+  {
+    perf::Zone zone("residual", c.n_layer - 1, zones);
+    add_partials(3);
+    add_inplace(x, sum, E);
+  }
   if (chunks[0].logits == LogitRows::kNone) return;
   // logits = W_out · RMSNorm(x): this thread's share of the rows
-  rms_norm(x, output_norm_.data(), sum, E, c.norm_eps);
+  {
+    perf::Zone zone("norm", -1, zones);
+    rms_norm(x, output_norm_.data(), sum, E, c.norm_eps);
+  }
+  perf::Zone head_zone("lm_head", -1, zones);
+  perf::Zone zone = linear_zone("output", -1, 1, {&output_}, zones);
   quantize_q8s(sum, act, E);
   const int64_t out_groups = groups_of(output_.rows);
   split_items(tag(c.n_layer, 0), part, (p + 1) * out_groups / T - p * out_groups / T, false,

@@ -91,7 +91,7 @@ class Model {
 
   // Threads a one-token decode step is divided among, each running the whole pass over its
   // share of heads and FFN columns (Decoder::forward_split_decode); 1 where steps go op by op.
-  // Taps, profiles and an f16 cache that is not attended exactly take the op-by-op path.
+  // Taps and caches other than f16 attended exactly take the op-by-op path.
   virtual int split_decode_threads() const { return 1; }
 
  protected:
