@@ -29,13 +29,16 @@ constexpr int64_t kMinPairTileRows = 3;
 // which stay in L2 while a thread's weight rows stream past.
 constexpr int64_t kRowBlock = 64;
 
-// Where the packed layout keeps group g's blocks of run `part` (WeightMatrix::k_parts): runs
-// one after another, each a packed matrix of cols / k_parts columns.
+// Byte offset of group g's column block b in the packed layout: the columns in w.k_parts runs
+// one after another, each laid out as a packed matrix of cols / k_parts columns.
+size_t packed_offset(const WeightMatrix& w, int64_t g, int64_t b) {
+  const int64_t nbp = w.cols / kQK / w.k_parts;
+  return static_cast<size_t>(((b / nbp) * num_groups(w.rows) + g) * nbp + b % nbp) * row_bytes(w.type, kQK) * kPackRows;
+}
+
+// Group g's blocks of run `part`, one after another.
 const uint8_t* part_group(const WeightMatrix& w, int64_t g, int part) {
-  const size_t kblock_bytes = row_bytes(w.type, kQK) * kPackRows;
-  const auto nbp = static_cast<size_t>(w.cols / kQK / w.k_parts);
-  const auto groups = static_cast<size_t>((w.rows + kPackRows - 1) / kPackRows);
-  return w.data + (static_cast<size_t>(part) * groups + static_cast<size_t>(g)) * nbp * kblock_bytes;
+  return w.data + packed_offset(w, g, static_cast<int64_t>(part) * (w.cols / kQK / w.k_parts));
 }
 
 size_t act_row_bytes(const WeightMatrix& w) {
@@ -56,7 +59,7 @@ void matmul_packed_quantized(const MatmulTarget* targets, size_t count, const Bl
   const PackedPairTileFn pair_tile = m >= kMinPairTileRows ? packed_pair_tile_for(w0.type, w0.order) : nullptr;
   const int64_t nb = w0.cols / kQK;
   int64_t first_group[kMaxFused + 1] = {0};  // global group index where each target starts
-  for (size_t t = 0; t < count; ++t) first_group[t + 1] = first_group[t] + (targets[t].w->rows + kPackRows - 1) / kPackRows;
+  for (size_t t = 0; t < count; ++t) first_group[t + 1] = first_group[t] + num_groups(targets[t].w->rows);
   const int64_t total_groups = first_group[count];
   const size_t kblock_bytes = row_bytes(w0.type, kQK) * kPackRows;  // one 32-column block of a group
   // Each thread streams its own contiguous share of the groups, and one that finishes early
@@ -182,14 +185,11 @@ void PackedWeights::set_k_parts(WeightMatrix& w, int parts) {
   if (data == nullptr) fail("set_k_parts: the matrix was not packed here");
   // Block by block from the current layout into a copy in the new one, then back in place.
   const size_t kblock_bytes = row_bytes(w.type, kQK) * kPackRows;
-  const int64_t groups = (w.rows + kPackRows - 1) / kPackRows;
-  auto offset = [&](int64_t g, int64_t b, int p) {
-    const int64_t nbp = nb / p;
-    return static_cast<size_t>(((b / nbp) * groups + g) * nbp + b % nbp) * kblock_bytes;
-  };
+  WeightMatrix to = w;
+  to.k_parts = parts;
   std::vector<uint8_t> moved(bytes);
-  for (int64_t g = 0; g < groups; ++g) {
-    for (int64_t b = 0; b < nb; ++b) std::memcpy(moved.data() + offset(g, b, parts), data + offset(g, b, w.k_parts), kblock_bytes);
+  for (int64_t g = 0; g < num_groups(w.rows); ++g) {
+    for (int64_t b = 0; b < nb; ++b) std::memcpy(moved.data() + packed_offset(to, g, b), data + packed_offset(w, g, b), kblock_bytes);
   }
   std::memcpy(data, moved.data(), bytes);
   w.k_parts = parts;
@@ -197,7 +197,7 @@ void PackedWeights::set_k_parts(WeightMatrix& w, int parts) {
 }
 
 WeightMatrix PackedWeights::pack_into(const WeightMatrix& w, uint8_t* dst, ThreadPool& pool) {
-  const int64_t n_groups = (w.rows + kPackRows - 1) / kPackRows;
+  const int64_t n_groups = num_groups(w.rows);
   pool.parallel_for(static_cast<size_t>(n_groups), [&](size_t begin, size_t end, int) {
     pack_groups(w.type, w.data, w.rows, w.cols, dst, static_cast<int64_t>(begin), static_cast<int64_t>(end));
   });
@@ -339,14 +339,11 @@ void dequantize_matrix_row(const WeightMatrix& w, int64_t row, float* out) {
   }
   // One row back in the GGUF layout, block by block, then dequantized.
   uint8_t plain[64];
-  const size_t block = row_bytes(w.type, kQK);
   const int64_t nb = w.cols / kQK;
-  const int64_t nbp = nb / w.k_parts;
   const int64_t g = row / kPackRows;
   for (int64_t b = 0; b < nb; ++b) {
-    // unpack_row over a one-block-wide view: a run's block j starts at j * 8 * block.
-    const uint8_t* run = part_group(w, g, static_cast<int>(b / nbp));
-    unpack_row(w.type, run + static_cast<size_t>(b % nbp) * block * kPackRows, kQK, row % kPackRows, plain);
+    // unpack_row over a one-block-wide view of the group's block b.
+    unpack_row(w.type, w.data + packed_offset(w, g, b), kQK, row % kPackRows, plain);
     dequantize_row(w.type, plain, out + b * kQK, kQK);
   }
 }

@@ -26,8 +26,6 @@ namespace {
 
 constexpr size_t kLine = 64;
 
-int64_t groups_of(int64_t rows) { return (rows + kPackRows - 1) / kPackRows; }
-
 // Start of a buffer's first whole cache line.
 template <typename T>
 T* line_aligned(T* p) {
@@ -110,7 +108,7 @@ void Decoder::enable_split_decode(std::vector<SplitLayer> layers, GatingFn gatin
     for (const WeightMatrix* w : {l.wq, l.wk, l.wv, l.wo, l.gate, l.up, l.down}) ok = ok && w->packed;
   }
   // Items per share (Q/K/V groups, gate/up groups, output groups) must fit a share's word.
-  const int64_t most_items = std::max({(c.q_dim() + 2 * c.kv_dim()) / T / kPackRows, 2 * c.n_ff / T / kPackRows, groups_of(output_.rows)});
+  const int64_t most_items = std::max({(c.q_dim() + 2 * c.kv_dim()) / T / kPackRows, 2 * c.n_ff / T / kPackRows, num_groups(output_.rows)});
   split_ready_ = ok && most_items <= static_cast<int64_t>(kItemMask);
   apply_k_parts();
   if (!split_ready_) return;
@@ -232,7 +230,7 @@ void Decoder::split_decode_part(std::span<const SeqChunk> chunks, KvStore& kv, f
         // wo over this thread's heads' columns: run p of its sums
         perf::Zone zone = linear_zone("attn_out", il, 1, {L.wo}, zones);
         quantize_q8s(attn_.data() + p * q_rows, act + p * q_rows / kQK, q_rows);
-        split_items(tag(il, 1), part, groups_of(E), false, [&](int64_t i0, int64_t i1, int64_t owner) {
+        split_items(tag(il, 1), part, num_groups(E), false, [&](int64_t i0, int64_t i1, int64_t owner) {
           const auto o = static_cast<int>(owner);  // its run of the sums, from its activations
           matmul_packed_rows(*L.wo, split_act(o), i0, i1, o, split_row(2, o));
         });
@@ -266,7 +264,7 @@ void Decoder::split_decode_part(std::span<const SeqChunk> chunks, KvStore& kv, f
     }
     {
       perf::Zone zone = linear_zone("ffn_down", il, 1, {L.down}, zones);
-      split_items(tag(il, 3), part, groups_of(E), false, [&](int64_t i0, int64_t i1, int64_t owner) {
+      split_items(tag(il, 3), part, num_groups(E), false, [&](int64_t i0, int64_t i1, int64_t owner) {
         const auto o = static_cast<int>(owner);
         matmul_packed_rows(*L.down, split_act(o), i0, i1, o, split_row(3, o));
       });
@@ -288,7 +286,7 @@ void Decoder::split_decode_part(std::span<const SeqChunk> chunks, KvStore& kv, f
   perf::Zone head_zone("lm_head", -1, zones);
   perf::Zone zone = linear_zone("output", -1, 1, {&output_}, zones);
   quantize_q8s(sum, act, E);
-  const int64_t out_groups = groups_of(output_.rows);
+  const int64_t out_groups = num_groups(output_.rows);
   split_items(tag(c.n_layer, 0), part, (p + 1) * out_groups / T - p * out_groups / T, false,
               [&](int64_t i0, int64_t i1, int64_t owner) {
                 const int64_t g0 = owner * out_groups / T;

@@ -11,8 +11,6 @@ namespace ts {
 
 namespace {
 
-int64_t num_groups(int64_t rows) { return (rows + kPackRows - 1) / kPackRows; }
-
 template <typename Packed, typename Plain>
 void pack_q4(const Plain* src, int64_t rows, int64_t nb, Packed* dst, int64_t g) {
   for (int64_t b = 0; b < nb; ++b) {

@@ -17,6 +17,8 @@
 namespace ts {
 
 constexpr int kPackRows = 8;
+// Groups of kPackRows rows holding `rows` rows (the last one padded).
+constexpr int64_t num_groups(int64_t rows) { return (rows + kPackRows - 1) / kPackRows; }
 
 // Q4_0 group block: qs[32 j + 4 r + m] = row r's qs[4 j + m] (low nibble: element 4j+m, high
 // nibble: element 16+4j+m).
