@@ -14,7 +14,7 @@ const NumericKernels& avx2_kernels() {
   return k;
 }
 
-// The AVX2 table with the attention loops that gain from 512-bit registers replaced.
+// The AVX2 table with the loops that gain from 512-bit registers replaced.
 const NumericKernels& avx512_kernels() {
   static const NumericKernels k = [] {
     NumericKernels t = avx2_kernels();
@@ -22,6 +22,7 @@ const NumericKernels& avx512_kernels() {
     t.scores_rows = avx512::attn_scores_rows;
     t.weighted_sum = avx512::attn_weighted_sum;
     t.weighted_sums = avx512::attn_weighted_sums;
+    t.swiglu = avx512::swiglu;
     return t;
   }();
   return k;

@@ -66,12 +66,14 @@ PackedPairTileFn packed_pair_tile_for(DType type, BlockOrder order) {
 }
 
 void quantize_q8s(const float* x, BlockQ8S* y, int64_t n) {
+  if (active_features().avx512_vnni && n % kQK == 0) return avx512::quantize_q8s(x, y, n);
   if (active_features().avx2 && n % kQK == 0) return avx2::quantize_q8s(x, y, n);
   quantize_row_q8s(x, y, n);
 }
 
 void quantize_q8s_scaled(const float* x, float scale, const float* weight, BlockQ8S* y, int64_t n) {
   if (n % kQK != 0) fail("q8s: row length {} is not a multiple of {}", n, kQK);
+  if (active_features().avx512_vnni) return avx512::quantize_q8s_scaled(x, scale, weight, y, n);
   if (active_features().avx2) return avx2::quantize_q8s_scaled(x, scale, weight, y, n);
   ref::quantize_q8s_scaled(x, scale, weight, y, n);
 }

@@ -96,6 +96,9 @@ void tile_q8_0(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_s
 void tile_q4_1_exact(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_stride, int n_cols, float* out);
 void pair_tile_q4_1_exact(int64_t nb, const void* group, size_t group_bytes, const BlockQ8S* act, int64_t act_stride,
                           int n_cols, float* out);
+// The activation quantizations in 16-lane registers (identical blocks, finite inputs).
+void quantize_q8s(const float* x, BlockQ8S* y, int64_t n);
+void quantize_q8s_scaled(const float* x, float scale, const float* weight, BlockQ8S* y, int64_t n);
 }  // namespace avx512
 
 }  // namespace ts

@@ -1,6 +1,7 @@
-// AVX-512 twins of the attention dot products and weighted sums (kernels/ref/numerics_ref.cpp);
-// every result is bit-identical to the reference. Compiled with AVX-512 F/BW/VL/DQ flags; only
-// called after run-time detection. The other numerics stay on their AVX2 twins.
+// AVX-512 twins of the attention dot products and weighted sums, and of SwiGLU
+// (kernels/ref/numerics_ref.cpp); every result is bit-identical to the reference. Compiled with
+// AVX-512 F/BW/VL/DQ flags; only called after run-time detection. The other numerics stay on
+// their AVX2 twins.
 //
 // Both loops keep the reference's accumulators lane for lane and only pack two of them into one
 // 512-bit register where they run side by side: the single-row dot product's four 8-lane
@@ -282,6 +283,50 @@ void attn_weighted_sums(const float* w, int64_t w_stride, const int64_t* n_keys,
 void attn_weighted_sum(const float* w, const uint16_t* v, int64_t v_stride, int64_t n, int64_t dim, float* out,
                        SumOrder order) {
   attn_weighted_sums(w, 0, &n, 1, PagedRows::contiguous(v, v_stride), dim, out, 0, order);
+}
+
+}  // namespace ts::avx512
+
+namespace ts::avx512 {
+
+namespace {
+
+// The AVX2 twin's exp_poly (ref::exp_poly's steps) on sixteen lanes: the same operations lane
+// for lane, with masks where it blends.
+__m512 exp_poly16(__m512 x) {
+  const __m512 shift = _mm512_set1_ps(0x1.8p23f);
+  const __m512 z = _mm512_fmadd_ps(x, _mm512_set1_ps(0x1.715476p+0f), shift);
+  const __m512 n = _mm512_sub_ps(z, shift);
+  const __m512 b = _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.7f7d1cp-20f), _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.62e4p-1f), x));
+  const __m512i e = _mm512_slli_epi32(_mm512_castps_si512(z), 23);
+  const __m512 k = _mm512_castsi512_ps(_mm512_add_epi32(e, _mm512_castps_si512(_mm512_set1_ps(1.0f))));
+  const __m512 u = _mm512_mul_ps(b, b);
+  const __m512 j = _mm512_fmadd_ps(
+      _mm512_fmadd_ps(_mm512_fmadd_ps(_mm512_set1_ps(0x1.0e4020p-7f), b, _mm512_set1_ps(0x1.573e2ep-5f)), u,
+                      _mm512_fmadd_ps(_mm512_set1_ps(0x1.555e66p-3f), b, _mm512_set1_ps(0x1.fffdb6p-2f))),
+      u, _mm512_mul_ps(_mm512_set1_ps(0x1.ffffecp-1f), b));
+  const __m512 r = _mm512_fmadd_ps(j, k, k);
+  // |n| > 126 gives +inf (n > 0) or 0; so does a NaN n, as in the AVX2 twin.
+  const __m512 abs_n = _mm512_andnot_ps(_mm512_set1_ps(-0.0f), n);
+  const __mmask16 special = _mm512_cmp_ps_mask(abs_n, _mm512_set1_ps(126.0f), _CMP_GT_OQ) | _mm512_cmp_ps_mask(n, n, _CMP_UNORD_Q);
+  const __m512 inf_or_zero = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(n, _mm512_setzero_ps(), _CMP_GT_OQ), _mm512_set1_ps(INFINITY));
+  return _mm512_mask_blend_ps(special, r, inf_or_zero);
+}
+
+// gate[i..i+16) (the lanes in `m`) = silu(gate) * up: x / (1 + exp(0 - x)) * u.
+inline void swiglu16(float* gate, const float* up, __mmask16 m) {
+  const __m512 x = _mm512_maskz_loadu_ps(m, gate);
+  const __m512 e = exp_poly16(_mm512_sub_ps(_mm512_setzero_ps(), x));
+  const __m512 silu = _mm512_div_ps(x, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+  _mm512_mask_storeu_ps(gate, m, _mm512_mul_ps(silu, _mm512_maskz_loadu_ps(m, up)));
+}
+
+}  // namespace
+
+void swiglu(float* gate, const float* up, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) swiglu16(gate + i, up + i, 0xFFFF);
+  if (i < n) swiglu16(gate + i, up + i, static_cast<__mmask16>((1u << (n - i)) - 1));
 }
 
 }  // namespace ts::avx512

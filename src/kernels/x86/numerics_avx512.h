@@ -12,4 +12,6 @@ void attn_weighted_sum(const float* w, const uint16_t* v, int64_t v_stride, int6
                        SumOrder order);
 void attn_weighted_sums(const float* w, int64_t w_stride, const int64_t* n_keys, int64_t n_rows, const PagedRows& v,
                         int64_t dim, float* out, int64_t out_stride, SumOrder order);
+// gate[i] = silu(gate[i]) * up[i] on sixteen lanes (the AVX2 twin's steps lane for lane).
+void swiglu(float* gate, const float* up, int64_t n);
 }  // namespace ts::avx512

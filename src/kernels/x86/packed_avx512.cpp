@@ -461,3 +461,69 @@ void tile_q8_0(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_s
 }
 
 }  // namespace ts::avx512
+
+namespace ts::avx512 {
+
+namespace {
+
+// quantize_row_q8s's steps for up to sixteen blocks at once, each block in two 16-lane
+// registers: the AVX2 twin's operations value for value (amax, 127 / amax, products rounded half
+// to even, scales rounded to f16), so the blocks are identical. The per-block scalar steps (two
+// divisions, two f16 roundings) run as one 16-lane operation each for the sixteen blocks, lane b
+// holding block b; the values are loaded twice (for amax, then for the products) while still in
+// L1. load(i, h) gives elements 16h..16h+15 of block i.
+template <typename Load>
+void quantize_q8s_blocks16(int64_t nblocks, BlockQ8S* y, Load&& load) {
+  const __m512 sign = _mm512_set1_ps(-0.0f);
+  constexpr int kNearest = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+  for (int64_t i0 = 0; i0 < nblocks; i0 += 16) {
+    const int nb = static_cast<int>(std::min<int64_t>(16, nblocks - i0));
+    alignas(64) float amax[16] = {};
+    for (int b = 0; b < nb; ++b) {
+      const __m512 a = _mm512_max_ps(_mm512_andnot_ps(sign, load(i0 + b, 0)), _mm512_andnot_ps(sign, load(i0 + b, 1)));
+      amax[b] = _mm512_reduce_max_ps(a);
+    }
+    const __m512 am = _mm512_load_ps(amax);
+    const __m512 d = _mm512_div_ps(am, _mm512_set1_ps(127.0f));  // [block] amax / 127, unrounded
+    // 127 / amax where amax != 0, else 0
+    const __m512 id = _mm512_maskz_div_ps(_mm512_cmp_ps_mask(am, _mm512_setzero_ps(), _CMP_NEQ_UQ), _mm512_set1_ps(127.0f), am);
+    alignas(64) float ids[16], ds[16];
+    _mm512_store_ps(ids, id);
+    _mm512_store_ps(ds, _mm512_cvtph_ps(_mm512_cvtps_ph(d, _MM_FROUND_TO_NEAREST_INT)));
+    alignas(64) int32_t sums[16] = {};
+    for (int b = 0; b < nb; ++b) {
+      const __m512 idv = _mm512_set1_ps(ids[b]);
+      const __m512i q0 = _mm512_cvt_roundps_epi32(_mm512_mul_ps(load(i0 + b, 0), idv), kNearest);
+      const __m512i q1 = _mm512_cvt_roundps_epi32(_mm512_mul_ps(load(i0 + b, 1), idv), kNearest);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[i0 + b].qs),
+                          _mm256_set_m128i(_mm512_cvtsepi32_epi8(q1), _mm512_cvtsepi32_epi8(q0)));
+      sums[b] = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+    }
+    // s = f16(sum * (amax / 127))
+    alignas(64) float ss[16];
+    const __m512 s = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_load_si512(sums)), d);
+    _mm512_store_ps(ss, _mm512_cvtph_ps(_mm512_cvtps_ph(s, _MM_FROUND_TO_NEAREST_INT)));
+    for (int b = 0; b < nb; ++b) {
+      y[i0 + b].d = ds[b];
+      y[i0 + b].sum = sums[b];
+      y[i0 + b].s = ss[b];
+    }
+  }
+}
+
+}  // namespace
+
+void quantize_q8s(const float* x, BlockQ8S* y, int64_t n) {
+  quantize_q8s_blocks16(n / kQK, y, [x](int64_t i, int h) { return _mm512_loadu_ps(x + i * kQK + 16 * h); });
+}
+
+void quantize_q8s_scaled(const float* x, float scale, const float* weight, BlockQ8S* y, int64_t n) {
+  const __m512 s = _mm512_set1_ps(scale);
+  // (x * scale) * weight: rms_norm's two roundings, as the AVX2 twin.
+  quantize_q8s_blocks16(n / kQK, y, [=](int64_t i, int h) {
+    const int64_t e = i * kQK + 16 * h;
+    return _mm512_mul_ps(_mm512_mul_ps(_mm512_loadu_ps(x + e), s), _mm512_loadu_ps(weight + e));
+  });
+}
+
+}  // namespace ts::avx512

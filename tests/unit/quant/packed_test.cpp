@@ -67,13 +67,23 @@ TEST(Packed, PackUnpackRoundTrips) {
 
 TEST(Packed, QuantizeQ8SVariantsAreIdentical) {
   std::mt19937 rng(3);
-  for (int64_t n : {32, 64, 2048}) {
+  // 1, 2 and 33 blocks (two whole runs of 16 and one more) and 64 (whole runs only).
+  for (int64_t n : {32, 64, 1056, 2048}) {
     auto x = random_values(static_cast<size_t>(n), rng, 3.0f);
     x[5] = 0.5f / 127.0f * 3.0f;  // values landing on .5 after scaling exercise ties
     std::vector<BlockQ8S> a(static_cast<size_t>(n / 32)), b(a.size());
     quantize_row_q8s(x.data(), a.data(), n);
     quantize_q8s(x.data(), b.data(), n);
     EXPECT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(BlockQ8S))) << n;
+    // Each ISA's twin explicitly, whichever is selected.
+    if (cpu_features().avx2) {
+      avx2::quantize_q8s(x.data(), b.data(), n);
+      EXPECT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(BlockQ8S))) << "avx2 " << n;
+    }
+    if (cpu_features().avx512_vnni) {
+      avx512::quantize_q8s(x.data(), b.data(), n);
+      EXPECT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(BlockQ8S))) << "avx512 " << n;
+    }
   }
   std::vector<float> zeros(64, 0.0f);
   std::vector<BlockQ8S> z(2);
@@ -106,7 +116,7 @@ TEST(Packed, RmsScaleMatchesTheInOrderDoubleSum) {
 }
 
 // RMSNorm's scaling fused into the quantization (and the residual add into the norm's pass):
-// the same bits as the separate ops, for the selected variant, the scalar twin and AVX2's.
+// the same bits as the separate ops, for the selected variant, the scalar twin, AVX2's and AVX-512's.
 TEST(Packed, NormFusedIntoQuantizationEqualsSeparateOps) {
   std::mt19937 rng(17);
   for (int64_t n : {32, 96, 2048}) {
@@ -142,6 +152,11 @@ TEST(Packed, NormFusedIntoQuantizationEqualsSeparateOps) {
         std::vector<BlockQ8S> fast(want.size());
         avx2::quantize_q8s_scaled(x_sep.data(), scale, weight.data(), fast.data(), n);
         EXPECT_EQ(0, std::memcmp(fast.data(), want.data(), want.size() * sizeof(BlockQ8S))) << "avx2, " << where;
+      }
+      if (cpu_features().avx512_vnni) {
+        std::vector<BlockQ8S> fast(want.size());
+        avx512::quantize_q8s_scaled(x_sep.data(), scale, weight.data(), fast.data(), n);
+        EXPECT_EQ(0, std::memcmp(fast.data(), want.data(), want.size() * sizeof(BlockQ8S))) << "avx512, " << where;
       }
     }
   }
