@@ -61,7 +61,7 @@ MachineLimits measure_machine(ThreadPool& pool, int64_t buffer_mib) {
   m.isa = isa_name();
   const auto T = static_cast<size_t>(m.threads);
   std::vector<double> gbs;
-  read_passes(pool, buffer_mib, 7, gbs);
+  read_passes(pool, buffer_mib, kReadPasses, gbs);
   std::sort(gbs.begin(), gbs.end());
   m.read_gb_s = gbs.back();
   m.read_gb_s_median = gbs[gbs.size() / 2];

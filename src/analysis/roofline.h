@@ -19,12 +19,17 @@ struct MachineLimits {
   std::string isa;
 };
 
-// Measures with every thread of pool (about a second in all); buffer_mib sizes the read test.
-MachineLimits measure_machine(ThreadPool& pool, int64_t buffer_mib = 1024);
+// The read bandwidth test: best of kReadPasses streaming reads of a kReadBufferMib buffer split
+// over the threads (larger than the caches and than the weights of the models decode is held to).
+constexpr int64_t kReadBufferMib = 1024;
+constexpr int kReadPasses = 7;
 
-// Best of `passes` streaming reads of a buffer_mib buffer on every thread, in GB/s (a quick
-// probe to pair with one benchmark repetition).
-double measure_read_gb_s(ThreadPool& pool, int64_t buffer_mib, int passes);
+// Measures with every thread of pool (about a second in all); buffer_mib sizes the read test.
+MachineLimits measure_machine(ThreadPool& pool, int64_t buffer_mib = kReadBufferMib);
+
+// Best of `passes` streaming reads of a buffer_mib buffer on every thread, in GB/s: with the
+// defaults, measure_machine's read bandwidth alone (to pair with one benchmark repetition).
+double measure_read_gb_s(ThreadPool& pool, int64_t buffer_mib = kReadBufferMib, int passes = kReadPasses);
 
 struct ModelCost {
   std::string name;
