@@ -108,7 +108,7 @@ void run_speed(const SpeedArgs& a) {
   // machine it drifts by tens of percent within a minute, so each repetition is also compared
   // with the mean of the two measurements that bracket it. Each is the very test `bench
   // roofline` runs (best of 7 reads of 1 GiB): the quicker probe used before (best of 3 reads of
-  // 256 MiB) read 2-7% more than it, taken right next to it, with the cores on two dies
+  // 256 MiB) read 3-7% more than it, taken right next to it, with the cores on two dies
   // (docs/performance.md), which held decode to a higher bar than the one it is meant for.
   std::map<std::string, std::vector<double>> before_gb_s, after_gb_s;
   if (a.roofline) {
