@@ -285,10 +285,6 @@ void attn_weighted_sum(const float* w, const uint16_t* v, int64_t v_stride, int6
   attn_weighted_sums(w, 0, &n, 1, PagedRows::contiguous(v, v_stride), dim, out, 0, order);
 }
 
-}  // namespace ts::avx512
-
-namespace ts::avx512 {
-
 namespace {
 
 // The AVX2 twin's exp_poly (ref::exp_poly's steps) on sixteen lanes: the same operations lane

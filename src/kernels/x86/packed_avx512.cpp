@@ -460,10 +460,6 @@ void tile_q8_0(int64_t nb, const void* group, const BlockQ8S* act, int64_t act_s
   for (int c = 1; c < n_cols; ++c) q8_0_col<PrefetchKind::kNone>(nb, w, act + c * act_stride, out + 8 * c, 0);
 }
 
-}  // namespace ts::avx512
-
-namespace ts::avx512 {
-
 namespace {
 
 // quantize_row_q8s's steps for up to sixteen blocks at once, each block in two 16-lane
