@@ -28,36 +28,30 @@ double timed_on_all(ThreadPool& pool, F&& probe) {
   return (now_ms() - t0) / 1000.0;
 }
 
+// GB/s of `passes` full reads of a buffer split over the threads; each thread reads its own
+// slice, first touched by itself (so pages are local to it). The buffer is allocated as the
+// packed weights are (huge pages): with 4 KiB pages the probe read ~4% less on Zen 5, and the
+// limit decode is held to must be the best the weights' own kind of memory allows.
+void read_passes(ThreadPool& pool, int64_t buffer_mib, int passes, std::vector<double>& gbs) {
+  const auto T = static_cast<size_t>(pool.num_threads());
+  const size_t slice = static_cast<size_t>(buffer_mib) * 1024 * 1024 / T / 256 * 256;
+  auto* buf = static_cast<uint8_t*>(alloc_streamed(slice * T));
+  if (buf == nullptr) fail("roofline: cannot allocate {} MiB", buffer_mib);
+  timed_on_all(pool, [&](size_t t) { std::memset(buf + t * slice, 1, slice); });
+  std::vector<float> sink(T);
+  for (int rep = 0; rep < passes; ++rep) {
+    const double s = timed_on_all(pool, [&](size_t t) { sink[t] += probe_read(buf + t * slice, slice); });
+    gbs.push_back(static_cast<double>(slice * T) / s / 1e9);
+  }
+  std::free(buf);
+  if (sink[0] == 12345.0f) std::fputc(' ', stderr);  // keeps the reads observable
+}
+
 }  // namespace
 
-// Each thread reads its own slice, first touched by itself (so pages are local to it). The
-// buffer is allocated as the packed weights are (huge pages): with 4 KiB pages the probe read
-// ~4% less on Zen 5, and the limit decode is held to must be the best the weights' own kind of
-// memory allows.
-ReadProbe::ReadProbe(ThreadPool& pool, int64_t buffer_mib) : pool_(pool) {
-  const auto T = static_cast<size_t>(pool.num_threads());
-  slice_ = static_cast<size_t>(buffer_mib) * 1024 * 1024 / T / 256 * 256;
-  buf_ = static_cast<uint8_t*>(alloc_streamed(slice_ * T));
-  if (buf_ == nullptr) fail("roofline: cannot allocate {} MiB", buffer_mib);
-  timed_on_all(pool_, [&](size_t t) { std::memset(buf_ + t * slice_, 1, slice_); });
-}
-
-ReadProbe::~ReadProbe() { std::free(buf_); }
-
-std::vector<double> ReadProbe::passes_gb_s(int passes) {
-  const auto T = static_cast<size_t>(pool_.num_threads());
+double measure_read_gb_s(ThreadPool& pool, int64_t buffer_mib, int passes) {
   std::vector<double> gbs;
-  std::vector<float> sink(T);
-  for (int rep = 0; rep < std::max(passes, 1); ++rep) {
-    const double s = timed_on_all(pool_, [&](size_t t) { sink[t] += probe_read(buf_ + t * slice_, slice_); });
-    gbs.push_back(static_cast<double>(slice_ * T) / s / 1e9);
-  }
-  if (sink[0] == 12345.0f) std::fputc(' ', stderr);  // keeps the reads observable
-  return gbs;
-}
-
-double ReadProbe::best_gb_s(int passes) {
-  const std::vector<double> gbs = passes_gb_s(passes);
+  read_passes(pool, buffer_mib, std::max(passes, 1), gbs);
   return *std::max_element(gbs.begin(), gbs.end());
 }
 
@@ -66,7 +60,8 @@ MachineLimits measure_machine(ThreadPool& pool, int64_t buffer_mib) {
   m.threads = pool.num_threads();
   m.isa = isa_name();
   const auto T = static_cast<size_t>(m.threads);
-  std::vector<double> gbs = ReadProbe(pool, buffer_mib).passes_gb_s(kReadPasses);
+  std::vector<double> gbs;
+  read_passes(pool, buffer_mib, kReadPasses, gbs);
   std::sort(gbs.begin(), gbs.end());
   m.read_gb_s = gbs.back();
   m.read_gb_s_median = gbs[gbs.size() / 2];

@@ -4,7 +4,6 @@
 // token.
 #include <cstdint>
 #include <string>
-#include <vector>
 
 #include "base/thread_pool.h"
 #include "formats/gguf/gguf_reader.h"
@@ -28,24 +27,9 @@ constexpr int kReadPasses = 7;
 // Measures with every thread of pool (about a second in all); buffer_mib sizes the read test.
 MachineLimits measure_machine(ThreadPool& pool, int64_t buffer_mib = kReadBufferMib);
 
-// The read bandwidth test on a buffer_mib buffer split over pool's threads, allocated and first
-// touched once, so that it can be repeated cheaply (around each benchmark repetition).
-class ReadProbe {
- public:
-  explicit ReadProbe(ThreadPool& pool, int64_t buffer_mib = kReadBufferMib);
-  ~ReadProbe();
-  ReadProbe(const ReadProbe&) = delete;
-  ReadProbe& operator=(const ReadProbe&) = delete;
-  // GB/s of each of `passes` full reads, every thread reading its own slice at once.
-  std::vector<double> passes_gb_s(int passes);
-  // The best of them: with the defaults, measure_machine's read bandwidth alone.
-  double best_gb_s(int passes = kReadPasses);
-
- private:
-  ThreadPool& pool_;
-  size_t slice_ = 0;        // bytes per thread
-  uint8_t* buf_ = nullptr;  // [threads, slice_]
-};
+// Best of `passes` streaming reads of a buffer_mib buffer on every thread, in GB/s: with the
+// defaults, measure_machine's read bandwidth alone (to pair with one benchmark repetition).
+double measure_read_gb_s(ThreadPool& pool, int64_t buffer_mib = kReadBufferMib, int passes = kReadPasses);
 
 struct ModelCost {
   std::string name;

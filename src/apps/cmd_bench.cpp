@@ -111,15 +111,13 @@ void run_speed(const SpeedArgs& a) {
   // 256 MiB) read 3-7% more than it, taken right next to it, with the cores on two dies
   // (docs/performance.md), which held decode to a higher bar than the one it is meant for.
   std::map<std::string, std::vector<double>> before_gb_s, after_gb_s;
-  std::optional<ReadProbe> probe;
   if (a.roofline) {
     limits = measure_machine(*m.pool);
-    probe.emplace(*m.pool);
     o.before_rep = [&](const std::string& test) {
-      if (test.rfind("tg", 0) == 0) before_gb_s[test].push_back(probe->best_gb_s());
+      if (test.rfind("tg", 0) == 0) before_gb_s[test].push_back(measure_read_gb_s(*m.pool));
     };
     o.after_rep = [&](const std::string& test) {
-      if (test.rfind("tg", 0) == 0) after_gb_s[test].push_back(probe->best_gb_s());
+      if (test.rfind("tg", 0) == 0) after_gb_s[test].push_back(measure_read_gb_s(*m.pool));
     };
   }
   const std::vector<SpeedSample> samples = bench_speed(*m.model, o);
