@@ -18,16 +18,6 @@ void run_share(size_t n, int index, int count, const RangeFn& fn) {
   if (begin < end) fn(begin, end, index);
 }
 
-inline void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#endif
-}
-
-// Decode issues hundreds of small parallel loops per token; waking sleeping threads through the
-// kernel for each would cost more than the loops. Workers spin this long before they sleep.
-constexpr int kSpinIterations = 200000;
-
 }  // namespace
 
 ThreadPool::ThreadPool(int num_threads) : num_threads_(std::max(1, num_threads)), shares_(static_cast<size_t>(num_threads_)) {
@@ -86,15 +76,8 @@ void ArrivalBarrier::arrive_and_wait(int thread) {
   std::atomic<uint64_t>& own = slots_[static_cast<size_t>(thread)].arrivals;
   const uint64_t mine = own.load(std::memory_order_relaxed) + 1;
   own.store(mine, std::memory_order_release);
-  for (size_t o = 0; o < slots_.size(); ++o) {
-    int spins = 0;
-    while (slots_[o].arrivals.load(std::memory_order_acquire) < mine) {
-      if (++spins < kBarrierSpins) {
-        cpu_relax();
-      } else {
-        std::this_thread::yield();
-      }
-    }
+  for (const Slot& slot : slots_) {
+    spin_until([&] { return slot.arrivals.load(std::memory_order_acquire) >= mine; }, kBarrierSpins);
   }
 }
 
@@ -212,14 +195,7 @@ void ThreadPool::run(size_t n, size_t chunk, Mode mode, const RangeFn& fn) {
   }
   start_cv_.notify_all();
   run_part(0);
-  int spins = 0;
-  while (pending_.load(std::memory_order_acquire) != 0) {
-    if (++spins < kSpinIterations) {
-      cpu_relax();
-    } else {
-      std::this_thread::yield();
-    }
-  }
+  spin_until([&] { return pending_.load(std::memory_order_acquire) == 0; });
   job_ = nullptr;
 }
 

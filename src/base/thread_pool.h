@@ -15,6 +15,34 @@ namespace ts {
 // Distinct (package, core) pairs: the physical cores behind a list of logical CPUs.
 int count_physical_cores(const std::vector<std::pair<int, int>>& package_core);
 
+// The CPU's spin-wait hint (PAUSE on x86; nothing elsewhere).
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+// Decode issues hundreds of small parallel loops per token; waking sleeping threads through the
+// kernel for each would cost more than the loops. Threads spin this long before they sleep or
+// yield.
+constexpr int kSpinIterations = 200000;
+
+// Waits for done() inside a parallel region: spins with cpu_relax() for up to `spins` checks,
+// then keeps checking but yields the core between checks (past that the thread waited for is
+// most likely not running).
+template <typename Done>
+void spin_until(Done&& done, int spins = kSpinIterations) {
+  int n = 0;
+  while (!done()) {
+    if (n < spins) {
+      ++n;
+      cpu_relax();
+    } else {
+      std::this_thread::yield();
+    }
+  }
+}
+
 // Non-owning reference to a callable: unlike std::function it never allocates, so a parallel
 // loop in the decode path costs no heap traffic.
 class RangeFn {

@@ -11,11 +11,11 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <thread>
 
 #include "base/checked_math.h"
 #include "base/error.h"
 #include "base/perf.h"
+#include "base/thread_pool.h"
 #include "kernels/numerics.h"
 #include "kernels/ops.h"
 #include "kernels/packed.h"
@@ -82,14 +82,7 @@ void Decoder::split_items(uint64_t tag, int part, int64_t n, bool wait_own, F&& 
     }
   }
   if (!wait_own) return;
-  int spins = 0;
-  while (own.done.load(std::memory_order_acquire) < n) {
-    if (++spins < 200000) {
-      __builtin_ia32_pause();
-    } else {
-      std::this_thread::yield();
-    }
-  }
+  spin_until([&] { return own.done.load(std::memory_order_acquire) >= n; });
 }
 
 void Decoder::enable_split_decode(std::vector<SplitLayer> layers, GatingFn gating) {
